@@ -1,0 +1,86 @@
+"""Plotting helpers: small, titled and labelled matplotlib figures that lessons share."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def subplots(n: int, ncols: int = 3, size: float = 3.5, **kwargs):
+    """``n`` axes in a grid of ``ncols`` columns (extra axes hidden); returns ``(fig, flat list of axes)``."""
+    nrows = math.ceil(n / ncols)
+    ncols = min(n, ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 0.8), squeeze=False, **kwargs)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def show_images(images, labels: Sequence | None = None, ncols: int = 8, title: str | None = None, size=1.2):
+    """A grid of (N, 28, 28) or (N, 1, 28, 28) images, each titled with its label."""
+    images = _np(images)
+    if images.ndim == 4:
+        images = images[:, 0]
+    fig, axes = subplots(len(images), ncols=ncols, size=size)
+    for i, ax in enumerate(axes):
+        ax.imshow(images[i], cmap="gray")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if labels is not None:
+            ax.set_title(str(_np(labels[i]).item()), fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_histograms(named_values: dict, bins: int = 60, title: str | None = None, xlabel: str = "value"):
+    """Side-by-side histograms of several tensors/arrays, with each one's mean and std in its title."""
+    fig, axes = subplots(len(named_values), ncols=len(named_values), size=4)
+    for ax, (name, values) in zip(axes, named_values.items()):
+        v = _np(values).ravel()
+        ax.hist(v, bins=bins, color="tab:blue")
+        ax.set_title(f"{name}\nmean {v.mean():.3f}, std {v.std():.3f}", fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("count")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: list[dict], metric: str = "accuracy", label: str | None = None, ax=None):
+    """Validation ``metric`` per epoch from ``MetricsCB.history``."""
+    ax = ax or plt.subplots(figsize=(5, 3.5))[1]
+    rows = [r for r in history if not r["train"]]
+    ax.plot([r["epoch"] + 1 for r in rows], [r[metric] for r in rows], marker="o", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"validation {metric}")
+    ax.set_title(f"validation {metric} per epoch")
+    if label:
+        ax.legend()
+    return ax
+
+
+def plot_losses(losses: Sequence[float], label: str | None = None, ax=None, smooth: int = 1):
+    """Training loss per batch, optionally smoothed by a moving average over ``smooth`` batches."""
+    ax = ax or plt.subplots(figsize=(5, 3.5))[1]
+    y = np.asarray(losses, dtype=float)
+    if smooth > 1 and len(y) >= smooth:
+        y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
+    ax.plot(y, label=label)
+    ax.set_xlabel("batch")
+    ax.set_ylabel("training loss")
+    ax.set_title("training loss")
+    if label:
+        ax.legend()
+    return ax
