@@ -93,7 +93,8 @@ class Learner:
             self.callback(f"cleanup_{name}")
 
     def _fit(self, train, valid):
-        for self.epoch in self.epochs:
+        for epoch in self.epochs:
+            self.epoch = epoch
             if train:
                 self.one_epoch(True)
             if valid:
@@ -107,7 +108,8 @@ class Learner:
         self._with(self._epoch, "epoch", CancelEpochException)
 
     def _epoch(self):
-        for self.iter, self.batch in enumerate(self.dl):
+        for i, batch in enumerate(self.dl):
+            self.iter, self.batch = i, batch
             self._with(self._one_batch, "batch", CancelBatchException)
 
     def _one_batch(self):

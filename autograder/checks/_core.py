@@ -181,7 +181,8 @@ def _match(actual, expected, kind, mistakes) -> str | None:
         if wrong is None or tuple(wrong.shape) != tuple(actual.shape):
             continue
         wrong = wrong.to(actual.device, actual.dtype) if wrong.is_floating_point() else wrong
-        if close(actual, wrong, tolerance(expected.dtype, kind)) and not close(wrong, expected, tolerance(expected.dtype, kind)):
+        tol = tolerance(expected.dtype, kind)
+        if close(actual, wrong, tol) and not close(wrong, expected, tol):
             return key
     return None
 

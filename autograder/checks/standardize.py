@@ -183,7 +183,6 @@ def _check_readapt(Standardize, g):
     call(module.adapt, SUBJECT, case, "adapt(x)", first)
     call(module.adapt, SUBJECT, case, "adapt(x)", second)
     mean, std = _ref_stats(second, None)
-    both = torch.cat([first, second])
     buffers = dict(module.named_buffers())
     if "mean" not in buffers or "std" not in buffers:
         fail(SUBJECT, case, "the module has no buffers named 'mean' and 'std' after adapt().", "stats_not_buffers")

@@ -1,0 +1,100 @@
+"""normlab's device choice, seeding, hooks, plots and grading switch."""
+
+import random
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from normlab import Hook, Hooks, default_device, grading, scaled, set_seed, to_device  # noqa: E402
+from normlab import plots  # noqa: E402
+
+
+def test_device_override_and_default(monkeypatch):
+    monkeypatch.setenv("NORMLAB_DEVICE", "cpu")
+    assert default_device() == torch.device("cpu")
+    monkeypatch.delenv("NORMLAB_DEVICE")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available() and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        expected = "mps"
+    assert default_device().type == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA where there is none")
+def test_device_override_for_missing_cuda_is_an_error(monkeypatch):
+    monkeypatch.setenv("NORMLAB_DEVICE", "cuda")
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        default_device()
+
+
+def test_to_device_nested():
+    out = to_device({"a": [torch.zeros(1), (torch.ones(1), 3)]}, "cpu")
+    assert out["a"][0].device.type == "cpu" and isinstance(out["a"][1], tuple) and out["a"][1][1] == 3
+
+
+def test_set_seed_repeats_every_generator():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(1).item()
+
+    set_seed(3)
+    first = draw()
+    set_seed(3)
+    assert draw() == first
+    set_seed(4)
+    assert draw() != first
+
+
+def test_hooks_record_and_are_removed_even_on_error():
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+
+    def record(hook, module, inputs, output):
+        hook.__dict__.setdefault("shapes", []).append(tuple(output.shape))
+
+    with pytest.raises(ZeroDivisionError):
+        with Hooks(model, record) as hooks:
+            model(torch.zeros(5, 3))
+            1 / 0
+    assert [h.shapes for h in hooks] == [[(5, 4)], [(5, 4)], [(5, 2)]]
+    assert all(len(m._forward_hooks) == 0 for m in model)
+    with Hook(model[0], record) as h:
+        model(torch.zeros(1, 3))
+    model(torch.zeros(1, 3))
+    assert h.shapes == [(1, 4)]
+
+
+def test_grading_switch(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert not grading() and scaled(100, 5) == 100
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert grading() and scaled(100, 5) == 5
+
+
+def test_plots_are_titled_and_labelled():
+    fig = plots.plot_histograms({"before": torch.randn(100), "after": torch.rand(100)}, title="t", xlabel="px")
+    axes = [a for a in fig.axes if a.get_visible()]
+    assert len(axes) == 2 and all(a.get_xlabel() == "px" and a.get_ylabel() == "count" for a in axes)
+    assert "mean" in axes[0].get_title()
+    ax = plots.plot_losses([3, 2, 1, 0.5], label="x", smooth=2)
+    assert ax.get_xlabel() == "batch" and ax.get_title() and len(ax.lines[0].get_xdata()) == 3
+    fig = plots.show_images(torch.zeros(5, 1, 28, 28), labels=torch.arange(5), ncols=3, title="imgs")
+    assert sum(a.get_visible() for a in fig.axes) == 5 and fig.axes[4].get_title() == "4"
+    history = [{"epoch": 0, "train": False, "accuracy": 0.5}, {"epoch": 1, "train": False, "accuracy": 0.7}]
+    ax = plots.plot_history(history)
+    assert list(ax.lines[0].get_ydata()) == [0.5, 0.7] and ax.get_ylabel() == "validation accuracy"
+    matplotlib.pyplot.close("all")
+
+
+def test_normlab_imports_only_light_dependencies():
+    """Learners install torch, numpy, matplotlib and tqdm only: normlab must not pull in the grading stack."""
+    import subprocess
+
+    code = ("import sys, normlab, autograder.checks; "
+            "bad = [m for m in ('nbgrader', 'jupyterlab', 'nbclient', 'pytest') if m in sys.modules]; "
+            "sys.exit(str(bad) if bad else 0)")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,81 @@
+import pytest
+import torch
+from torch import nn
+
+from normlab import (Callback, CancelFitException, DataLoaders, DeviceCB, Learner, MetricsCB, ProgressCB,
+                     SingleBatchCB, TensorLoader, TrainLossCB, fit_model)
+
+
+def toy_dls(n=512, seed=0):
+    """Two Gaussian blobs: a problem any working training loop solves in one epoch."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.randn(n, 2, generator=g) + (y.float() * 4 - 2).unsqueeze(1)
+    return DataLoaders(TensorLoader(x, y, 32, shuffle=True), TensorLoader(x[:128], y[:128], 64))
+
+
+def test_fit_learns_and_records_metrics(capsys):
+    torch.manual_seed(0)
+    learn = fit_model(nn.Linear(2, 2), toy_dls(), epochs=2, lr=0.5, device="cpu")
+    rows = learn.metrics.history
+    assert [(r["epoch"], r["train"]) for r in rows] == [(0, True), (0, False), (1, True), (1, False)]
+    assert learn.metrics.last()["accuracy"] > 0.95
+    assert len(learn.losses) == 2 * 16 and learn.losses[-1] < learn.losses[0]
+    out = capsys.readouterr()
+    assert "epoch 1 valid" in out.out and out.err == ""  # progress and results on stdout only
+
+
+def test_events_run_in_order_and_cancel_stops():
+    events = []
+
+    class Spy(Callback):
+        def __getattr__(self, name):
+            if name.startswith(("before_", "after_", "cleanup_")):
+                return lambda learn: events.append(name)
+            raise AttributeError(name)
+
+    Learner(nn.Linear(2, 2), toy_dls(), cbs=[Spy(), SingleBatchCB()]).fit(3)
+    assert events[:4] == ["before_fit", "before_epoch", "before_batch", "after_predict"]
+    assert events[-4:] == ["after_batch", "cleanup_batch", "cleanup_epoch", "cleanup_fit"]  # no after_fit
+    assert events.count("before_epoch") == 1
+
+
+def test_fit_only_callbacks_are_removed_and_exceptions_propagate():
+    class Boom(Callback):
+        def after_loss(self, learn):
+            raise RuntimeError("boom")
+
+    learn = Learner(nn.Linear(2, 2), toy_dls(), cbs=[TrainLossCB()])
+    with pytest.raises(RuntimeError, match="boom"):
+        learn.fit(1, cbs=[Boom()])
+    assert all(not isinstance(cb, Boom) for cb in learn.cbs)
+
+
+def test_cancel_fit_from_a_callback():
+    class StopAfterTwo(Callback):
+        def after_batch(self, learn):
+            if learn.iter == 1:
+                raise CancelFitException()
+
+    learn = Learner(nn.Linear(2, 2), toy_dls(), cbs=[TrainLossCB(), StopAfterTwo()]).fit(5)
+    assert len(learn.losses) == 2
+
+
+def test_progress_bar_is_silent_while_grading(monkeypatch, capsys):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    Learner(nn.Linear(2, 2), toy_dls(), cbs=[ProgressCB(), MetricsCB(print_results=False)]).fit(1)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+def test_device_cb_moves_model_and_batches():
+    seen = []
+
+    class Where(Callback):
+        order = 0
+
+        def before_batch(self, learn):
+            seen.append(learn.batch[0].device.type)
+
+    learn = Learner(nn.Linear(2, 2), toy_dls(), cbs=[DeviceCB("cpu"), Where(), SingleBatchCB()]).fit(1)
+    assert learn.device.type == "cpu" and seen == ["cpu"]
