@@ -93,3 +93,12 @@ def test_a_warning_on_stderr_does_not_zero_a_passing_test(tmp_path, ignore_patte
     (source / "nbgrader_config.py").write_text(config)
     scores = grade_copies(source, "zz_warn", {"student": nb_path}, tmp_path / "course")
     assert scores["student"].points == (1 if ignore_pattern else 0)
+
+
+@pytest.mark.parametrize("lesson", [lesson for lesson in lessons(ROOT) if lesson != "00_inputs"])
+def test_selfcheck_solution_full_marks_release_zero(lesson, tmp_path):
+    """What `python -m autograder selfcheck` asserts, for every lesson (00 is covered in depth above)."""
+    scores = grade_copies(ROOT, lesson, {"solution": source_notebook(ROOT, lesson),
+                                         "release": release_notebook(ROOT, lesson)}, tmp_path)
+    assert scores["solution"].fraction == 1.0, f"solution lost points: {scores['solution'].lost}"
+    assert scores["release"].points == 0 and scores["release"].max_points > 0
