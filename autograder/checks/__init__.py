@@ -14,15 +14,6 @@ from ._core import CATALOGUE, CheckFailure, TOLERANCES, Mistake  # noqa: F401
 
 _WHERE = {
     "check_standardize": "standardize",
-    "check_batchnorm1d": "batchnorm",
-    "check_batchnorm2d": "batchnorm",
-    "check_batchnorm_backward": "backward",
-    "check_batchnorm_inference": "inference",
-    "check_fold_bn": "inference",
-    "check_layernorm": "norms",
-    "check_instancenorm2d": "norms",
-    "check_groupnorm": "norms",
-    "check_running_batchnorm": "running",
 }
 
 __all__ = sorted(_WHERE) + ["CATALOGUE", "CheckFailure", "TOLERANCES", "Mistake", "load_all"]
