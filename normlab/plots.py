@@ -43,15 +43,19 @@ def show_images(images, labels: Sequence | None = None, ncols: int = 8, title: s
     return fig
 
 
-def plot_histograms(named_values: dict, bins: int = 60, title: str | None = None, xlabel: str = "value"):
-    """Side-by-side histograms of several tensors/arrays, with each one's mean and std in its title."""
+def plot_histograms(named_values: dict, bins: int = 60, title: str | None = None, xlabel: str = "value",
+                    log: bool = False):
+    """Side-by-side histograms of several tensors/arrays, with each one's mean and std in its title.
+
+    ``log`` puts the counts on a log scale, so that a spike (e.g. MNIST's black background) does not hide
+    the rest of the distribution."""
     fig, axes = subplots(len(named_values), ncols=len(named_values), size=4)
     for ax, (name, values) in zip(axes, named_values.items()):
         v = _np(values).ravel()
-        ax.hist(v, bins=bins, color="tab:blue")
+        ax.hist(v, bins=bins, color="tab:blue", log=log)
         ax.set_title(f"{name}\nmean {v.mean():.3f}, std {v.std():.3f}", fontsize=10)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("count")
+        ax.set_ylabel("count (log scale)" if log else "count")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
