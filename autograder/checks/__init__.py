@@ -14,6 +14,7 @@ from ._core import CATALOGUE, CheckFailure, TOLERANCES, Mistake  # noqa: F401
 
 _WHERE = {
     "check_standardize": "standardize",
+    "check_append_stats": "hooks",
 }
 
 __all__ = sorted(_WHERE) + ["CATALOGUE", "CheckFailure", "TOLERANCES", "Mistake", "load_all"]
