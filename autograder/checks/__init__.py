@@ -15,6 +15,11 @@ from ._core import CATALOGUE, CheckFailure, TOLERANCES, Mistake  # noqa: F401
 _WHERE = {
     "check_standardize": "standardize",
     "check_append_stats": "hooks",
+    "check_batchnorm1d": "batchnorm",
+    "check_batchnorm2d": "batchnorm",
+    "check_batchnorm_backward": "backward",
+    "check_batchnorm_inference": "inference",
+    "check_fold_bn": "inference",
 }
 
 __all__ = sorted(_WHERE) + ["CATALOGUE", "CheckFailure", "TOLERANCES", "Mistake", "load_all"]

@@ -216,7 +216,10 @@ class no_tf32:
 def generator(seed: int | None) -> torch.Generator:
     """A private RNG: hidden checks use fresh seeds (``seed=None``) so answers cannot be tuned to inputs."""
     g = torch.Generator()
-    g.manual_seed(int(torch.seed()) if seed is None else seed)
+    if seed is None:
+        g.seed()  # fresh entropy for this generator only; the learner's global RNG is left alone
+    else:
+        g.manual_seed(seed)
     return g
 
 

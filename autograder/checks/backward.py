@@ -1,0 +1,264 @@
+"""Check for the hand-written batch-norm backward: a ``torch.autograd.Function`` against autograd.
+
+The learner writes ``forward(ctx, x, weight, bias, eps)`` (training-mode normalization of an (N, C) input
+with the biased batch variance, then ``weight * x_hat + bias``) and ``backward(ctx, dy)`` returning
+``(dx, dweight, dbias, None)``. The reference is autograd through the same computation written with plain
+torch ops; the known mistakes are modelled by the analytic gradient with one term changed (``_dx``).
+
+Upstream gradients are always random. An all-ones ``dy`` (what ``y.sum().backward()`` sends) hides most
+mistakes: ``dy - mean(dy)`` is then zero and ``sum(x_hat)`` is zero, so the exact dx is 0 and a dx with a
+missing term is 0 too.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import batchnorm as _bn  # noqa: F401 - registers the forward mistakes reused below
+from ._core import (
+    CheckFailure,
+    Tolerance,
+    call,
+    close,
+    compare,
+    devices,
+    fail,
+    generator,
+    mistake,
+    no_tf32,
+    passed,
+)
+from .batchnorm import channel_distribution, check_close, dtype_name, one_thread, vjp
+
+_Function = torch.autograd.Function
+_Tensor = torch.Tensor
+_grad = torch.autograd.grad
+_gradcheck = torch.autograd.gradcheck
+_EXACT = Tolerance(rtol=0.0, atol=0.0)
+
+LAYER = "BatchNorm backward (autograd.Function)"
+for _key, _name, _fix in [
+    ("bn_backward_missing_mean_term", "dx misses the mean(dy) term",
+     "the batch mean depends on every x_i, so differentiating through it subtracts the batch mean of the "
+     "gradient reaching x_hat (dy * weight)."),
+    ("bn_backward_missing_xhat_term", "dx misses the x_hat * mean(dy * x_hat) term",
+     "the batch variance depends on every x_i too; differentiating through it gives a term proportional to "
+     "x_hat times the batch mean of (dy * weight * x_hat)."),
+    ("bn_backward_param_grads_wrong_reduction",
+     "sums dweight / dbias over the wrong dimension (or averages, or does not sum)",
+     "weight and bias have one entry per channel and are used by every sample: add up (not average) "
+     "their per-sample gradients over the batch dimension."),
+    ("bn_backward_unbiased_var", "uses the unbiased variance (n - 1) in the backward",
+     "the forward normalized with the biased variance (divide by n), so the backward must use the same "
+     "sqrt(var + eps) and the same 1/n: save them in forward instead of recomputing."),
+    ("bn_backward_missing_weight", "does not multiply dx by weight",
+     "y = weight * x_hat + bias, so the gradient reaching x_hat is dy * weight; dx is scaled by weight."),
+    ("bn_backward_saved_input_modified", "keeps the input on ctx as an attribute and reads it in backward",
+     "save tensors with ctx.save_for_backward(...) (autograd then detects in-place changes) or save what "
+     "backward needs, x_hat and 1 / sqrt(var + eps), computed in forward."),
+    ("bn_backward_forward_modifies_input", "modifies its input x in place",
+     "compute new tensors (x - mean, not x -= mean): the caller still owns x and autograd may need it."),
+]:
+    mistake(_key, LAYER, _name, _fix)
+
+
+def _reference(x, weight, bias, eps):
+    """Training-mode batch norm with plain torch ops: autograd gives the reference gradients."""
+    mean = x.mean(0)
+    var = ((x - mean) ** 2).mean(0)
+    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+
+
+def _parts(x, weight, dy, eps):
+    x, weight, dy = (t.detach().to("cpu", torch.float64) for t in (x, weight, dy))
+    n = x.shape[0]
+    xc = x - x.mean(0)
+    var = (xc**2).mean(0)
+    std = torch.sqrt(var + eps)
+    std_u = torch.sqrt(var * n / (n - 1) + eps)
+    return x, weight, dy, n, xc, var, std, std_u
+
+
+def _dx(x, weight, dy, eps, flaw=""):
+    """The analytic input gradient, or the one a known mistake gives (float64, CPU)."""
+    x, weight, dy, n, xc, var, std, std_u = _parts(x, weight, dy, eps)
+    xhat = xc / std
+    g = dy * weight
+    if flaw == "missing_weight":
+        g = dy
+    if flaw == "missing_mean_term":
+        return (g - xhat * (g * xhat).mean(0)) / std
+    if flaw == "missing_xhat_term":
+        return (g - g.mean(0)) / std
+    if flaw == "unbiased_std":  # saved x_hat, but 1 / sqrt(unbiased var + eps) recomputed
+        return (g - g.mean(0) - xhat * (g * xhat).mean(0)) / std_u
+    if flaw == "unbiased_all":  # x_hat and std both recomputed with the unbiased variance
+        xhat_u = xc / std_u
+        return (g - g.mean(0) - xhat_u * (g * xhat_u).mean(0)) / std_u
+    if flaw == "unbiased_staged":  # the staged (CS231n) chain rule with 2 (x - mean) / (n - 1) for dvar
+        dvar = (g * xc).sum(0) * -0.5 * std**-3
+        dmean = -(g / std).sum(0) + dvar * (-2 * xc).mean(0)
+        return g / std + dvar * 2 * xc / (n - 1) + dmean / n
+    return (g - g.mean(0) - xhat * (g * xhat).mean(0)) / std
+
+
+def _dparams(x, weight, dy, eps, which):
+    """Candidates for a wrongly reduced dweight / dbias: over dim 1, over everything, not at all, a mean."""
+    x, weight, dy, n, xc, var, std, std_u = _parts(x, weight, dy, eps)
+    per_element = dy * (xc / std) if which == "weight" else dy
+    return [per_element.sum(1), per_element.sum(), per_element, per_element.mean(0)]
+
+
+def _forward_models(x, weight, bias, eps):
+    """Forward mistakes shared with the BatchNorm layers (their catalogue entries say what to fix)."""
+    x64, w, b = (t.detach().to("cpu", torch.float64) for t in (x, weight, bias))
+    n = x64.shape[0]
+    xc = x64 - x64.mean(0)
+    var = (xc**2).mean(0)
+    return {
+        "bn_unbiased_var_normalize": lambda: xc / torch.sqrt(var * n / (n - 1) + eps) * w + b,
+        "bn_eps_outside_sqrt": lambda: xc / (torch.sqrt(var) + eps) * w + b,
+        "bn_missing_sqrt": lambda: xc / (var + eps) * w + b,
+    }
+
+
+def _inputs(N, C, dtype, device, g):
+    scales, shifts = channel_distribution(C, g)
+    x = torch.randn(N, C, generator=g, dtype=torch.float64) * scales + shifts
+    sign = torch.where(torch.rand(C, generator=g) < 0.2, -1.0, 1.0).double()
+    weight = sign * (0.5 + 1.5 * torch.rand(C, generator=g, dtype=torch.float64))
+    bias = 0.5 * torch.randn(C, generator=g, dtype=torch.float64)
+    dy = torch.randn(N, C, generator=g, dtype=torch.float64)
+    return [t.to(device=device, dtype=dtype) for t in (x, weight, bias, dy)]
+
+
+def _case(Fn, N, C, dtype, eps, device, g, subject, thorough, modify_input=False):
+    case = f"{dtype_name(dtype)}, N={N} C={C}, eps={eps:g}"
+    if device.type != "cpu":
+        case += f", {device.type}"
+    if modify_input:
+        case += ", input modified in place after forward"
+    x, weight, bias, dy = _inputs(N, C, dtype, device, g)
+    xa, wa, ba = (t.clone().requires_grad_(True) for t in (x, weight, bias))
+    y = call(Fn.apply, subject, case, f"{Fn.__name__}.apply(x, weight, bias, eps)", xa, wa, ba, eps)
+    if not close(xa, x, _EXACT):
+        fail(subject, case, "forward changed the values of its input x.",
+             "bn_backward_forward_modifies_input")
+    xr, wr, br = (t.clone().requires_grad_(True) for t in (x, weight, bias))
+    yr = _reference(xr, wr, br, eps)
+    if thorough:  # the reference itself, against the closed form (catches a patched torch)
+        independent = _dx(x, weight, dy, eps).to(dtype)
+        (dx_ref,) = vjp(yr, [xr], dy, retain_graph=True)
+        tol = Tolerance(1e-3, 1e-4) if dtype != torch.float64 else Tolerance(1e-8, 1e-9)
+        if not close(dx_ref, independent, tol):
+            fail(subject, case, "the autograd reference disagrees with the closed-form gradient: torch seems "
+                 "to have been modified in this kernel. Restart the kernel and run all cells.")
+    check_close(y, yr, subject=subject, case=case, what="forward output",
+                mistakes=_forward_models(x, weight, bias, eps))
+    if not y.requires_grad:
+        fail(subject, case, "the output does not require grad: forward must be called through .apply.")
+    if modify_input:
+        with torch.no_grad():
+            xa.copy_(torch.randn(x.shape, generator=g, dtype=torch.float64).to(xa) * 3 + 1)
+        try:
+            got = vjp(y, [xa, wa, ba], dy, allow_unused=True)
+        except RuntimeError as e:
+            if "inplace" in str(e) or "in-place" in str(e):
+                return  # what torch does: ctx.save_for_backward noticed the modification
+            fail(subject, case, f"backward raised RuntimeError: {e}")
+        except Exception as e:  # noqa: BLE001
+            fail(subject, case, f"backward raised {type(e).__name__}: {e}")
+    else:
+        try:
+            got = call(vjp, subject, case, "backward", y, [xa, wa, ba], dy, allow_unused=True)
+        except CheckFailure as failure:
+            # autograd itself rejects a dweight/dbias whose shape cannot be summed to (C,)
+            if "invalid gradient at index 1" in str(failure) or "invalid gradient at index 2" in str(failure):
+                fail(subject, case, str(failure).split(": ", 1)[-1],
+                     "bn_backward_param_grads_wrong_reduction")
+            raise
+    want = vjp(yr, [xr, wr, br], dy)
+    for name, a, e in zip(("x", "weight", "bias"), got, want):
+        if a is None:
+            fail(subject, case, f"backward returned None as the gradient for {name}.")
+        if modify_input:
+            try:
+                compare(a, e, subject=subject, case=case, what=f"gradient w.r.t. {name}", kind="grad")
+            except CheckFailure as failure:
+                fail(subject, case, str(failure).split(": ", 1)[-1] + " The caller changed x after forward; "
+                     "backward must not depend on that.", "bn_backward_saved_input_modified")
+            continue
+        if name == "x":
+            models = {
+                "bn_backward_missing_mean_term": lambda: _dx(x, weight, dy, eps, "missing_mean_term"),
+                "bn_backward_missing_xhat_term": lambda: _dx(x, weight, dy, eps, "missing_xhat_term"),
+                "bn_backward_missing_weight": lambda: _dx(x, weight, dy, eps, "missing_weight"),
+                "bn_backward_unbiased_var": lambda: [
+                    _dx(x, weight, dy, eps, f) for f in ("unbiased_std", "unbiased_all", "unbiased_staged")],
+            }
+        else:
+            models = {"bn_backward_param_grads_wrong_reduction":
+                      lambda which=name: _dparams(x, weight, dy, eps, which)}
+        check_close(a, e, subject=subject, case=case, what=f"gradient w.r.t. {name}", kind="grad",
+                    mistakes=models)
+
+
+def _gradcheck_case(Fn, N, C, eps, g, subject):
+    case = f"torch.autograd.gradcheck, float64, N={N} C={C}, eps={eps:g}"
+    x = torch.randn(N, C, generator=g, dtype=torch.float64) * 2 + 1
+    w = 0.5 + torch.rand(C, generator=g, dtype=torch.float64)
+    b = torch.randn(C, generator=g, dtype=torch.float64)
+    inputs = tuple(t.requires_grad_(True) for t in (x, w, b))
+    ok = call(_gradcheck, subject, case, "gradcheck", lambda x, w, b: Fn.apply(x, w, b, eps), inputs,
+              eps=1e-6, atol=1e-6, rtol=1e-4, raise_exception=False)
+    if ok is not True:
+        fail(subject, case, "the analytic gradients differ from finite differences.")
+
+
+_THOROUGH = [(16, 5, torch.float32, 1e-5), (2, 3, torch.float32, 1e-5), (7, 7, torch.float64, 1e-5),
+             (64, 8, torch.float32, 1e-3), (3, 10, torch.float64, 0.1), (32, 16, torch.float32, 1e-5)]
+
+
+def _random_case(g):
+    def pick(options):
+        return options[int(torch.randint(len(options), (1,), generator=g))]
+    N, C = int(torch.randint(2, 40, (1,), generator=g)), int(torch.randint(1, 12, (1,), generator=g))
+    return N, C, pick([torch.float32, torch.float64]), pick([1e-5, 1e-3, 1e-2])
+
+
+def check_batchnorm_backward(BatchNormFunction, *, thorough: bool = False, seed: int | None = None) -> None:
+    """Check a batch-norm ``torch.autograd.Function`` against autograd, for (N, C) input.
+
+    The contract is (N, C) only: ``BatchNormFunction.apply(x, weight, bias, eps)`` with x of shape (N, C),
+    weight and bias of shape (C,), eps a float; training-mode statistics (batch mean, biased variance), no
+    running statistics. A 4-d input is the same computation after moving C last and flattening to
+    (N*H*W, C), so the lesson keeps the exercise to the matrix case where the algebra is visible.
+
+    Visible: two cases (float32 and float64, N > C and N < C). Thorough: more shapes and eps values, fresh
+    random inputs, CUDA when present, an input modified in place between forward and backward, and
+    ``torch.autograd.gradcheck`` in float64.
+    """
+    subject = f"{getattr(BatchNormFunction, '__name__', 'answer')} (batch-norm backward vs autograd)"
+    if not (isinstance(BatchNormFunction, type) and issubclass(BatchNormFunction, _Function)):
+        fail(subject, "definition",
+             f"expected a subclass of torch.autograd.Function, got {BatchNormFunction!r}.")
+    g = generator(0 if seed is None and not thorough else seed)
+    n = 0
+    with one_thread(), no_tf32():
+        if not thorough:
+            for N, C, dtype, eps in [(8, 4, torch.float32, 1e-5), (5, 6, torch.float64, 1e-3)]:
+                _case(BatchNormFunction, N, C, dtype, eps, torch.device("cpu"), g, subject, False)
+                n += 1
+        else:
+            for device in devices():
+                for N, C, dtype, eps in _THOROUGH + [_random_case(g) for _ in range(3)]:
+                    _case(BatchNormFunction, N, C, dtype, eps, device, g, subject, True)
+                    n += 1
+                _case(BatchNormFunction, 8, 4, torch.float64, 1e-5, device, g, subject, True,
+                      modify_input=True)
+                n += 1
+            for N, C, eps in [(5, 3, 1e-3), (3, 4, 1e-5)]:
+                _gradcheck_case(BatchNormFunction, N, C, eps, g, subject)
+                n += 1
+    passed(subject, n, " (forward output and gradients for random upstream gradients)")
+

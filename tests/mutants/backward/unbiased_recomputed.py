@@ -1,0 +1,30 @@
+"""Mutant: Recomputes the standard deviation in backward with torch.var's default (unbiased) estimator."""
+
+import torch
+
+CHECK = "check_batchnorm_backward"
+EXPECT = "bn_backward_unbiased_var"
+CAUGHT_BY = "visible"
+
+
+class BatchNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        mean = x.mean(0)
+        var = ((x - mean) ** 2).mean(0)
+        inv_std = 1.0 / torch.sqrt(var + eps)
+        x_hat = (x - mean) * inv_std
+        ctx.save_for_backward(x, x_hat, weight)
+        ctx.eps = eps
+        return x_hat * weight + bias
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, x_hat, weight = ctx.saved_tensors
+        inv_std = 1.0 / torch.sqrt(x.var(0) + ctx.eps)
+        dx_hat = dy * weight
+        dx = inv_std * (dx_hat - dx_hat.mean(0) - x_hat * (dx_hat * x_hat).mean(0))
+        return dx, (dy * x_hat).sum(0), dy.sum(0), None
+
+
+ANSWER = BatchNormFunction

@@ -1,0 +1,55 @@
+"""Mutant: Keeps weight and bias as plain tensors that require grad, not nn.Parameter."""
+
+import torch
+from torch import nn
+
+CHECK = "check_batchnorm1d"
+EXPECT = "bn_affine_not_parameters"
+CAUGHT_BY = "visible"
+
+
+class BatchNorm1d(nn.Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = torch.ones(num_features, requires_grad=True)
+            self.bias = torch.zeros(num_features, requires_grad=True)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features))
+            self.register_buffer("running_var", torch.ones(num_features))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x):
+        dims = (0,) if x.dim() == 2 else (0, 2)
+        shape = (1, -1) if x.dim() == 2 else (1, -1, 1)
+        if self.training or not self.track_running_stats:
+            mean = x.mean(dim=dims)
+            var = x.var(dim=dims, unbiased=False)
+            if self.training and self.track_running_stats:
+                with torch.no_grad():
+                    self.num_batches_tracked += 1
+                    if self.momentum is None:
+                        m = 1.0 / float(self.num_batches_tracked)
+                    else:
+                        m = self.momentum
+                    n = x.numel() / x.shape[1]
+                    self.running_mean.mul_(1 - m).add_(m * mean)
+                    self.running_var.mul_(1 - m).add_(m * var * n / (n - 1))
+        else:
+            mean, var = self.running_mean, self.running_var
+        y = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y
+
+
+ANSWER = BatchNorm1d

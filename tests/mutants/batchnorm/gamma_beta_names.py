@@ -1,0 +1,56 @@
+"""Mutant: Names the affine parameters gamma and beta (the CS231n convention)."""
+
+import torch
+from torch import nn
+
+CHECK = "check_batchnorm2d"
+EXPECT = "bn_torch_names_not_used"
+CAUGHT_BY = "visible"
+
+
+def channel(t):
+    return t[None, :, None, None]
+
+
+class BatchNorm2d(nn.Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.gamma = nn.Parameter(torch.ones(num_features))
+            self.beta = nn.Parameter(torch.zeros(num_features))
+        else:
+            self.gamma = self.beta = None
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features))
+            self.register_buffer("running_var", torch.ones(num_features))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x):
+        if self.training or not self.track_running_stats:
+            mean = x.mean(dim=(0, 2, 3))
+            var = ((x - channel(mean)) ** 2).mean(dim=(0, 2, 3))
+            if self.training and self.track_running_stats:
+                with torch.no_grad():
+                    self.num_batches_tracked += 1
+                    if self.momentum is None:
+                        m = 1.0 / float(self.num_batches_tracked)
+                    else:
+                        m = self.momentum
+                    n = x.numel() / x.shape[1]
+                    self.running_mean.mul_(1 - m).add_(m * mean)
+                    self.running_var.mul_(1 - m).add_(m * var * n / (n - 1))
+        else:
+            mean, var = self.running_mean, self.running_var
+        y = (x - channel(mean)) / torch.sqrt(channel(var) + self.eps)
+        if self.affine:
+            y = y * channel(self.gamma) + channel(self.beta)
+        return y
+
+
+ANSWER = BatchNorm2d

@@ -1,0 +1,16 @@
+"""Mutant: Adds eps after the square root."""
+
+import torch
+
+CHECK = "check_batchnorm_inference"
+EXPECT = "bn_inference_eps_outside_sqrt"
+CAUGHT_BY = "visible"
+
+
+def batchnorm_inference(x, running_mean, running_var, weight, bias, eps):
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    x_hat = (x - running_mean.view(shape)) / (torch.sqrt(running_var.view(shape)) + eps)
+    return x_hat * weight.view(shape) + bias.view(shape)
+
+
+ANSWER = batchnorm_inference

@@ -1,0 +1,24 @@
+"""Mutant: Drops the conv's own bias."""
+
+import copy
+
+import torch
+from torch import nn
+
+CHECK = "check_fold_bn"
+EXPECT = "fold_ignores_conv_bias"
+CAUGHT_BY = "visible"
+
+
+def fold_bn_into_conv(conv, bn):
+    folded = copy.deepcopy(conv)
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    shape = (-1,) + (1,) * (conv.weight.dim() - 1)
+    conv_bias = torch.zeros_like(bn.running_mean)
+    with torch.no_grad():
+        folded.weight = nn.Parameter(conv.weight * scale.reshape(shape))
+        folded.bias = nn.Parameter((conv_bias - bn.running_mean) * scale + bn.bias)
+    return folded
+
+
+ANSWER = fold_bn_into_conv

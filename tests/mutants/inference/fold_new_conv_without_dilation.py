@@ -1,0 +1,26 @@
+"""Mutant: Builds a fresh conv but forgets dilation: only a dilated conv (hidden test) shows it."""
+
+import torch
+from torch import nn
+
+CHECK = "check_fold_bn"
+EXPECT = "fold_drops_conv_settings"
+CAUGHT_BY = "hidden"
+
+
+def fold_bn_into_conv(conv, bn):
+    if isinstance(conv, nn.Conv2d):
+        folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
+                           padding=conv.padding, groups=conv.groups, padding_mode=conv.padding_mode)
+    else:
+        folded = nn.Linear(conv.in_features, conv.out_features)
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    shape = (-1,) + (1,) * (conv.weight.dim() - 1)
+    conv_bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    with torch.no_grad():
+        folded.weight = nn.Parameter(conv.weight * scale.reshape(shape))
+        folded.bias = nn.Parameter((conv_bias - bn.running_mean) * scale + bn.bias)
+    return folded
+
+
+ANSWER = fold_bn_into_conv

@@ -1,0 +1,24 @@
+"""Mutant: Forgets eps in the folded scale."""
+
+import copy
+
+import torch
+from torch import nn
+
+CHECK = "check_fold_bn"
+EXPECT = "fold_eps_missing"
+CAUGHT_BY = "visible"
+
+
+def fold_bn_into_conv(conv, bn):
+    folded = copy.deepcopy(conv)
+    scale = bn.weight / torch.sqrt(bn.running_var)
+    shape = (-1,) + (1,) * (conv.weight.dim() - 1)
+    conv_bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    with torch.no_grad():
+        folded.weight = nn.Parameter(conv.weight * scale.reshape(shape))
+        folded.bias = nn.Parameter((conv_bias - bn.running_mean) * scale + bn.bias)
+    return folded
+
+
+ANSWER = fold_bn_into_conv

@@ -1,0 +1,15 @@
+"""Mutant: Divides by running_var + eps (the formula once printed in the Keras docs)."""
+
+
+CHECK = "check_batchnorm_inference"
+EXPECT = "bn_inference_missing_sqrt"
+CAUGHT_BY = "visible"
+
+
+def batchnorm_inference(x, running_mean, running_var, weight, bias, eps):
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    x_hat = (x - running_mean.view(shape)) / (running_var.view(shape) + eps)
+    return x_hat * weight.view(shape) + bias.view(shape)
+
+
+ANSWER = batchnorm_inference
