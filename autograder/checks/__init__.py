@@ -20,6 +20,10 @@ _WHERE = {
     "check_batchnorm_backward": "backward",
     "check_batchnorm_inference": "inference",
     "check_fold_bn": "inference",
+    "check_layernorm": "norms",
+    "check_instancenorm2d": "norms",
+    "check_groupnorm": "norms",
+    "check_running_batchnorm": "running",
 }
 
 __all__ = sorted(_WHERE) + ["CATALOGUE", "CheckFailure", "TOLERANCES", "Mistake", "load_all"]

@@ -37,6 +37,8 @@ _zeros_like = torch.zeros_like
 _argmax = torch.argmax
 _unravel = torch.unravel_index
 _float64 = torch.float64
+_Generator = torch.Generator
+_randn = torch.randn
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,10 @@ def _match(actual, expected, kind, mistakes) -> str | None:
         tol = tolerance(expected.dtype, kind)
         if close(actual, wrong, tol) and not close(wrong, expected, tol):
             return key
+        # An answer that misses the tolerance by a hair while the mistake's model passes it by a hair:
+        # still that mistake when the answer is far closer to the model than to the reference.
+        if max_error(actual, wrong)[0] < 0.1 * max_error(actual, expected)[0]:
+            return key
     return None
 
 
@@ -215,7 +221,7 @@ class no_tf32:
 
 def generator(seed: int | None) -> torch.Generator:
     """A private RNG: hidden checks use fresh seeds (``seed=None``) so answers cannot be tuned to inputs."""
-    g = torch.Generator()
+    g = _Generator()
     if seed is None:
         g.seed()  # fresh entropy for this generator only; the learner's global RNG is left alone
     else:
@@ -225,7 +231,7 @@ def generator(seed: int | None) -> torch.Generator:
 
 def randn(shape: Iterable[int], g: torch.Generator, dtype=torch.float32, device="cpu", scale=1.0, shift=0.0):
     """Random normal input with a non-trivial mean and scale (zero-mean unit inputs hide many mistakes)."""
-    x = torch.randn(tuple(shape), generator=g, dtype=torch.float64) * scale + shift
+    x = _randn(tuple(shape), generator=g, dtype=_float64) * scale + shift
     return x.to(device=device, dtype=dtype)
 
 

@@ -1,0 +1,21 @@
+import torch
+from variants.instancenorm.solution import InstanceNorm2d as Solution
+
+
+class InstanceNorm2d(Solution):
+    def forward(self, x):
+        if self.training and self.track_running_stats:
+            mean = x.mean((2, 3), keepdim=True)
+            var = x.var((2, 3), keepdim=True, unbiased=False)
+            with torch.no_grad():  # BatchNorm's update: all N*H*W values pooled per channel
+                self.running_mean.lerp_(x.mean((0, 2, 3)), self.momentum)
+                self.running_var.lerp_(x.var((0, 2, 3), unbiased=True), self.momentum)
+            x = (x - mean) / torch.sqrt(var + self.eps)
+            if self.affine:
+                x = x * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+            return x
+        return super().forward(x)
+
+
+ANSWER, CHECK = InstanceNorm2d, "check_instancenorm2d"
+EXPECT, CAUGHT_BY = "in_running_batchwide", "visible"

@@ -1,0 +1,25 @@
+import math
+from variants.running.solution import RunningBatchNorm as Solution
+
+
+class RunningBatchNorm(Solution):
+    """Updates dbias only while it is used (step < 100): outputs are right, the buffer drifts after 100."""
+
+    def update_stats(self, x):
+        bs, nc = x.shape[:2]
+        if bs < 2:
+            raise ValueError("need at least 2 samples")
+        self.sums.detach_()
+        self.sqrs.detach_()
+        mom1 = 1 - (1 - self.mom) / math.sqrt(bs - 1)
+        self.sums.lerp_(x.sum((0, 2, 3), keepdim=True), mom1)
+        self.sqrs.lerp_((x * x).sum((0, 2, 3), keepdim=True), mom1)
+        self.count.lerp_(self.count.new_tensor(x.numel() / nc), mom1)
+        self.batch += bs
+        self.step += 1
+        if self.step < 100:
+            self.dbias.mul_(1 - mom1).add_(mom1)
+
+
+ANSWER, CHECK = RunningBatchNorm, "check_running_batchnorm"
+EXPECT, CAUGHT_BY = "rbn_dbias", "hidden"
