@@ -26,6 +26,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("execute", help="run solution notebooks top to bottom (headless) and time them")
     p.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. 00 or 00_inputs (default: all)")
     p.add_argument("--out", default="runs", help="folder for the executed notebooks (default: runs/)")
+
+    p = verbs.add_parser("grade", help="autograde submitted/<student>/<lesson>/ in parallel, sandboxed, with limits")
+    p.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. 00 or 00_inputs (default: all)")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="notebooks graded at once (default: one per core)")
+    p.add_argument("--force", action="store_true", help="grade again what is already graded and unchanged")
+    p.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+    p.add_argument("--time-limit", type=float, default=600, metavar="S", help="seconds per notebook (600)")
+    p.add_argument("--memory-limit", type=int, default=4096, metavar="MB", help="MiB per kernel (4096)")
+    p.add_argument("--output-limit", type=int, default=1_000_000, metavar="BYTES",
+                   help="bytes of output per notebook (1000000)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run kernels without bwrap (limits still apply; only for trusted code)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    p = verbs.add_parser("feedback", help="per-student HTML feedback without hidden-test source (feedback/)")
+    p.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. 00 or 00_inputs (default: all)")
+    p.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+
+    p = verbs.add_parser("export", help="grades as CSV: a column per lesson and per test cell, and totals")
+    p.add_argument("--to", default="grades.csv", help="the CSV file to write (default: grades.csv)")
     return parser
 
 
@@ -46,6 +66,26 @@ def main(argv: list[str] | None = None) -> int:
             from .execute import execute
 
             return 0 if execute(root, args.lessons, out=args.out) else 1
+        if args.verb == "grade":
+            from .grade import Limits, grade
+
+            if args.jobs is not None and args.jobs < 1:
+                raise CourseError("--jobs must be at least 1")
+            limits = Limits(wall_seconds=args.time_limit, memory_mb=args.memory_limit,
+                            output_bytes=args.output_limit, sandbox="none" if args.no_sandbox else "bwrap")
+            summary = grade(root, args.lessons, jobs=args.jobs, force=args.force, limits=limits,
+                            progress=not args.quiet, students=args.student)
+            return 0 if all(not j.reasons or not any(r.startswith("recording") for r in j.reasons)
+                            for j in summary.jobs) else 1
+        if args.verb == "feedback":
+            from .feedback import feedback
+
+            return 0 if feedback(root, args.lessons, students=args.student) else 1
+        if args.verb == "export":
+            from .export import export
+
+            export(root, args.to)
+            return 0
     except CourseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,709 @@
+"""``python -m autograder grade``: grade a whole class in parallel, each notebook in a box, crash-safe.
+
+How one submission (``submitted/<student>/<lesson>/``) is graded:
+
+1. **Stage** (parent): the submission is copied into a scratch folder -- never modified in place. Files over
+   nbgrader's ``max_file_size`` and symbolic links are left out, a notebook that is not readable JSON is
+   left out (nbgrader then scores it as missing), each with a reason.
+2. **Execute** (worker process, ``--jobs`` of them at once): nbgrader's own ``autograde`` runs in a private
+   scratch course (a copy of ``nbgrader_config.py``, ``solutions/<lesson>`` and a gradebook holding only
+   the lesson), with nbgrader's ``Execute`` step replaced by :class:`~autograder.sandbox.SandboxedExecute`:
+   the kernel runs in ``bwrap`` as ``nobody`` under time, memory, file-size and output limits. The executed
+   notebook (raw outputs) is the worker's only product; its scratch gradebook is thrown away.
+3. **Record** (parent, one submission at a time -- the only writer of ``gradebook.db``): nbgrader's own
+   ``autograde`` runs again on the staged submission against the real gradebook, with ``Execute`` replaced
+   by :class:`ReplayExecute`, which takes the outputs from step 2 instead of running anything. Every other
+   step (sanitizing, restoring test cells, ignoring warnings, limiting output, saving grades, late
+   penalties) is nbgrader's, so the gradebook ends up as a serial ``nbgrader autograde`` leaves it.
+   Its ``autograded/`` folder is written beside the real one and renamed into place.
+4. **Journal**: ``autograded/.journal/<lesson>/<student>.json`` is written last (atomically) with the
+   status, the reasons and fingerprints of the submission and of the lesson. A re-run skips a submission
+   whose journal matches; anything interrupted before its journal is written is graded again from scratch,
+   and re-grading overwrites (never adds to) the gradebook rows, so a killed run plus a re-run equals one
+   clean run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .course import CONFIG_FILE, SOURCE, CourseError, load_config, resolve, source_notebook, validate_source
+
+JOURNAL = ".journal"
+STAGING = ".staging"
+
+
+@dataclass
+class Limits:
+    """Per-notebook limits. ``cell_seconds`` of 0 keeps ``Execute.timeout`` from ``nbgrader_config.py``."""
+
+    wall_seconds: float = 600.0
+    memory_mb: int = 4096
+    output_bytes: int = 1_000_000
+    file_mb: int = 100
+    cell_seconds: int = 0
+    sandbox: str = "bwrap"  # "none": limits without bwrap (a machine without it; says so in the summary)
+
+
+@dataclass
+class Job:
+    lesson: str
+    student: str
+    folder: Path
+    fingerprint: str = ""
+    status: str = ""
+    reasons: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # from launching its worker to its journal entry
+    execute_seconds: float = 0.0  # of which the kernel ran the notebook
+    worker_seconds: float = 0.0  # until its worker was seen to finish
+    record_seconds: float = 0.0  # writing it into the gradebook and autograded/
+
+
+# ----------------------------------------------------------------------------------------------- collecting
+
+def collect(root: Path, lessons: list[str]) -> list[Job]:
+    """Every ``submitted/<student>/<lesson>/`` folder for the chosen lessons, in a stable order."""
+    submitted = root / "submitted"
+    jobs = []
+    if submitted.is_dir():
+        for student in sorted(p.name for p in submitted.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for lesson in lessons:
+                folder = submitted / student / lesson
+                if folder.is_dir():
+                    jobs.append(Job(lesson, student, folder))
+    return jobs
+
+
+def fingerprint(folder: Path) -> str:
+    """What the submission is: names, sizes and contents (big files by size and modification time)."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+        st = path.lstat()
+        h.update(f"{path.relative_to(folder)}\0{st.st_size}\0".encode())
+        if path.is_symlink():
+            h.update(os.readlink(path).encode())
+        elif st.st_size <= 64 << 20:
+            h.update(hashlib.sha256(path.read_bytes()).digest())
+        else:
+            h.update(str(st.st_mtime_ns).encode())
+    return h.hexdigest()
+
+
+def lesson_fingerprint(root: Path, lesson: str, limits: Limits) -> str:
+    """What grading depends on besides the submission: the lesson source, the config, the limits."""
+    h = hashlib.sha256()
+    for path in sorted((root / SOURCE / lesson).rglob("*")):
+        if path.is_file() and ".ipynb_checkpoints" not in path.parts:
+            h.update(str(path.relative_to(root)).encode() + hashlib.sha256(path.read_bytes()).digest())
+    h.update((root / CONFIG_FILE).read_bytes())
+    h.update(json.dumps(asdict(limits), sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def journal_path(root: Path, lesson: str, student: str) -> Path:
+    return root / "autograded" / JOURNAL / lesson / f"{student}.json"
+
+
+def read_journal(root: Path, lesson: str, student: str) -> dict | None:
+    try:
+        return json.loads(journal_path(root, lesson, student).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------------------- staging
+
+def stage(job: Job, lesson_notebooks: list[str], dest: Path, max_kb: int) -> list[str]:
+    """Copy a submission to ``dest`` without what must not be graded; return the reasons for what was left out."""
+    reasons = []
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for path in sorted(job.folder.rglob("*")):
+        rel = path.relative_to(job.folder)
+        if any(part in (".ipynb_checkpoints", "__pycache__") for part in rel.parts):
+            continue
+        if path.is_symlink():
+            reasons.append(f"{rel}: symbolic link ignored")
+            continue
+        if path.is_dir():
+            continue
+        if not path.is_file():
+            reasons.append(f"{rel}: not a regular file, ignored")
+            continue
+        size = path.stat().st_size
+        if size > max_kb * 1000:
+            reasons.append(f"{rel}: {size / 1e6:.0f} MB file ignored (limit {max_kb / 1000:.0f} MB)")
+            continue
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".ipynb" and len(rel.parts) == 1:
+            problem = _unreadable(path)
+            if problem:
+                reasons.append(f"{rel}: {problem}; graded as missing")
+                continue
+            if _drop_duplicates(path, dest / rel, reasons):
+                continue
+        shutil.copy2(path, dest / rel)
+    for name in lesson_notebooks:
+        if not (dest / f"{name}.ipynb").exists() and not any(r.startswith(f"{name}.ipynb:") for r in reasons):
+            reasons.append(f"{name}.ipynb: missing; scored zero")
+    return reasons
+
+
+def _drop_duplicates(path: Path, dest: Path, reasons: list[str]) -> bool:
+    """A notebook with a graded cell's id twice: keep the first copy (nbgrader restores locked cells from the
+    gradebook anyway) and write the result to ``dest``. nbgrader's own de-duplication leaves a cell that
+    fails its metadata check and the whole submission with it. True when ``dest`` was written."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    seen, cells = set(), []
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id and grade_id in seen:
+            reasons.append(f"{path.name}: a second cell {grade_id!r} removed")
+            continue
+        seen.add(grade_id)
+        cells.append(cell)
+    if len(cells) == len(nb.cells):
+        return False
+    nb.cells = cells
+    nbformat.write(nb, dest)
+    shutil.copystat(path, dest)
+    return True
+
+
+def _unreadable(path: Path) -> str | None:
+    import nbformat
+
+    try:
+        nbformat.read(path, as_version=4)
+    except Exception as e:  # noqa: BLE001 - JSON or schema errors of any kind
+        return f"not a readable notebook ({type(e).__name__})"
+    return None
+
+
+# ----------------------------------------------------------------------------------------------- nbgrader
+
+def nbgrader_api(root: Path, overrides: dict):
+    """nbgrader's API for the course at ``root`` with extra configuration on top of ``nbgrader_config.py``."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    from .course import _venv_on_path
+
+    _venv_on_path()
+    config = load_config(root)
+    config.merge(Config(overrides))
+    logging.getLogger("NbGraderAPI").setLevel(logging.ERROR)
+    with contextlib.redirect_stderr(io.StringIO()):
+        return NbGraderAPI(CourseDirectory(config=config), config=config)
+
+
+def _pipeline(execute) -> list:
+    """nbgrader's autograde steps with its ``Execute`` replaced by ``execute``."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+
+    steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    return [execute if step is Execute else step for step in steps]
+
+
+def _check(result: dict, what: str) -> None:
+    from .course import check_result
+
+    check_result(result, what)
+
+
+def notebooks_of(root: Path, lesson: str) -> list[str]:
+    return sorted(p.stem for p in (root / SOURCE / lesson).glob("*.ipynb"))
+
+
+def prepare_lesson(root: Path, lesson: str, template: Path, scratch: Path) -> None:
+    """A scratch course holding only ``lesson`` (its gradebook is copied by every worker), and the lesson
+    in the real gradebook (added with nbgrader's ``generate_assignment`` if missing; ``lessons/`` untouched)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    template.mkdir(parents=True)
+    shutil.copy(root / CONFIG_FILE, template / CONFIG_FILE)
+    shutil.copytree(root / SOURCE / lesson, template / SOURCE / lesson,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    _check(nbgrader_api(template, {}).generate_assignment(lesson, force=True, create=True), f"preparing {lesson}")
+    real = nbgrader_api(root, {})
+    with Gradebook(real.coursedir.db_url, real.coursedir.course_id) as gb:
+        try:
+            gb.find_assignment(lesson)
+            return
+        except MissingEntry:
+            pass
+    release = scratch / f"release-{lesson}"
+    api = nbgrader_api(root, {"CourseDirectory": {"release_directory": str(release)}})
+    _check(api.generate_assignment(lesson, force=True, create=True), f"adding {lesson} to the gradebook")
+
+
+# ----------------------------------------------------------------------------------------------- worker
+
+def run_worker(spec_file: str) -> int:
+    """In a worker process: nbgrader ``autograde`` of one staged submission in a private scratch course."""
+    spec = json.loads(Path(spec_file).read_text())
+    course, lesson, student = Path(spec["course"]), spec["lesson"], spec["student"]
+    limits = Limits(**spec["limits"])
+    execute = {"course_root": spec["root"], "hide": [spec["scratch"]], "runtime_dir": str(course / "rt"),
+               "report_dir": spec["executed"], "wall_seconds": limits.wall_seconds, "memory_mb": limits.memory_mb,
+               "output_bytes": limits.output_bytes, "file_mb": limits.file_mb, "sandbox": limits.sandbox}
+    if limits.cell_seconds:
+        execute["timeout"] = limits.cell_seconds
+    from .sandbox import SandboxedExecute
+
+    warnings.filterwarnings("ignore")
+    api = nbgrader_api(course, {
+        "CourseDirectory": {"submitted_directory": spec["submitted"]},
+        "Autograde": {"autograde_preprocessors": _pipeline(SandboxedExecute)},
+        "SandboxedExecute": execute,
+    })
+    result = api.autograde(lesson, student, force=True, create=True)
+    if not result.get("success"):
+        print((result.get("log") or "")[-3000:] + (result.get("error") or "")[-3000:], file=sys.stderr)
+        return 1
+    return 0
+
+
+def _die_with_parent() -> None:
+    """preexec for workers: die when the grader dies (a SIGKILLed grader leaves no workers behind)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+# ----------------------------------------------------------------------------------------------- replay
+
+def _replay_class():
+    from nbgrader.preprocessors import NbGraderPreprocessor
+    from traitlets import Unicode
+
+    class ReplayExecute(NbGraderPreprocessor):
+        """nbgrader's ``Execute`` step, replayed: outputs come from the worker's executed notebook, matched
+        cell by cell (same sources, or the submission changed under us); nothing runs in this process."""
+
+        executed_dir = Unicode("", help="<executed_dir>/<student>/<lesson>/<notebook>.ipynb").tag(config=True)
+
+        def preprocess(self, nb, resources):
+            import nbformat
+            from nbformat.notebooknode import NotebookNode
+
+            meta = resources["nbgrader"]
+            path = Path(self.executed_dir) / meta["student"] / meta["assignment"] / f"{meta['notebook']}.ipynb"
+            done = nbformat.read(path, as_version=4) if path.is_file() else None
+            if done is not None and [c.source for c in done.cells] != [c.source for c in nb.cells]:
+                raise RuntimeError(f"{path}: executed cells differ from the sanitized submission")
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                if done is None:
+                    cell.outputs = [NotebookNode(output_type="error", ename="GradingLimitError",
+                                                 evalue="the notebook could not be executed",
+                                                 traceback=["GradingLimitError: the notebook could not be executed"])]
+                    continue
+                cell.outputs = done.cells[index].outputs
+                cell.execution_count = done.cells[index].get("execution_count")
+            if done is not None and "language_info" in done.metadata:
+                nb.metadata["language_info"] = done.metadata["language_info"]
+            return nb, resources
+
+    return ReplayExecute
+
+
+def _recorder(root: Path, stage_dir: Path):
+    """nbgrader's API on the real course, reading staged submissions and replaying executed notebooks."""
+    return nbgrader_api(root, {
+        "CourseDirectory": {"submitted_directory": str(stage_dir / "submitted"),
+                            "autograded_directory": str(root / "autograded" / STAGING)},
+        "Autograde": {"autograde_preprocessors": _pipeline(_replay_class())},
+        "ReplayExecute": {"executed_dir": str(stage_dir / "executed")},
+    })
+
+
+def record(root: Path, job: Job, stage_dir: Path, api=None) -> None:
+    """Write one executed submission into the real gradebook and ``autograded/`` (the parent, serially)."""
+    staging = root / "autograded" / STAGING
+    api = api or _recorder(root, stage_dir)
+    staged = stage_dir / "submitted" / job.student / job.lesson
+    final = root / "autograded" / job.student / job.lesson
+    if not any(staged.glob("*.ipynb")):
+        _record_nothing(api, job)  # nbgrader's autograde stops at "no notebooks": score it zero as nbgrader
+        if final.exists():         # does a missing notebook of a lesson that has several
+            shutil.rmtree(final)
+        return
+    _check(api.autograde(job.lesson, job.student, force=True, create=True), f"recording {job.student}/{job.lesson}")
+    built = staging / job.student / job.lesson
+    job.reasons.extend(_zero_missing_cells(api, job, built))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    old = final.with_name(f".{job.lesson}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.rename(final, old)
+    os.rename(built, final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def gradebook_snapshot(db_url: str, students: list[str] | None = None) -> dict:
+    """Everything grading puts in a gradebook, without row ids: per student and lesson the submission's
+    timestamp, lateness and scores, and per notebook and cell the auto/manual score, max score, whether it
+    needs manual grading, and the automatic comment. Two gradebooks graded alike compare equal."""
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook(db_url) as gb:
+        for a in gb.assignments:
+            for sub in a.submissions:
+                if students is not None and sub.student_id not in students:
+                    continue
+                out[(sub.student_id, a.name)] = {
+                    "timestamp": str(sub.timestamp), "seconds_late": sub.total_seconds_late,
+                    "score": sub.score, "max_score": sub.max_score, "code_score": sub.code_score,
+                    "needs_manual_grade": sub.needs_manual_grade,
+                    "cells": {(nb.name, g.name): (g.auto_score, g.manual_score, g.extra_credit, g.max_score,
+                                                  g.needs_manual_grade) for nb in sub.notebooks for g in nb.grades},
+                    "comments": {(nb.name, c.name): (c.auto_comment, c.manual_comment)
+                                 for nb in sub.notebooks for c in nb.comments},
+                }
+    return out
+
+
+def _record_nothing(api, job: Job) -> None:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        gb.update_or_create_student(job.student)
+        submission = gb.update_or_create_submission(job.lesson, job.student)
+        for notebook in submission.notebooks:
+            for g in notebook.grades:
+                g.auto_score = 0
+                g.needs_manual_grade = False
+        gb.db.commit()
+
+
+def _zero_missing_cells(api, job: Job, built: Path) -> list[str]:
+    """Graded cells the student deleted get no grade from nbgrader; score them zero and say why."""
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    reasons = []
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        submission = gb.find_submission(job.lesson, job.student)
+        for notebook in submission.notebooks:
+            path = built / f"{notebook.name}.ipynb"
+            if not path.exists():
+                continue
+            present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.read(path, as_version=4).cells}
+            for g in notebook.grades:
+                if g.name not in present and g.auto_score is None and g.manual_score is None:
+                    g.auto_score = 0
+                    g.needs_manual_grade = False
+                    reasons.append(f"{notebook.name}.ipynb: graded cell {g.name!r} deleted; scored zero")
+        gb.db.commit()
+    return reasons
+
+
+# ----------------------------------------------------------------------------------------------- the run
+
+@dataclass
+class Summary:
+    jobs: list[Job]
+    skipped: list[Job]
+    seconds: float
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for job in self.jobs:
+            row = out.setdefault(job.lesson, {"graded": 0, "failed": 0, "timed out": 0, "up to date": 0})
+            row[job.status] += 1
+        for job in self.skipped:
+            out.setdefault(job.lesson, {"graded": 0, "failed": 0, "timed out": 0, "up to date": 0})["up to date"] += 1
+        return out
+
+
+def grade(root: Path, names: list[str] | None = None, jobs: int | None = None, force: bool = False,
+          limits: Limits | None = None, log=print, progress: bool = True, students: list[str] | None = None
+          ) -> Summary:
+    """Grade every submission of the chosen lessons; see the module docstring for how."""
+    limits = limits or Limits()
+    if limits.sandbox == "bwrap" and not shutil.which("bwrap"):
+        raise CourseError("bwrap (bubblewrap) is not installed: `apt-get install bubblewrap`, "
+                          "or pass --no-sandbox to grade with limits only (untrusted code then runs unboxed)")
+    chosen = resolve(root, names)
+    for lesson in chosen:
+        validate_source(source_notebook(root, lesson))
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+    lock = _lock(root)
+    start = time.perf_counter()
+    all_jobs = [j for j in collect(root, chosen) if not students or j.student in students]
+    lesson_fp = {lesson: lesson_fingerprint(root, lesson, limits) for lesson in chosen}
+    todo, skipped = [], []
+    for job in all_jobs:
+        job.fingerprint = fingerprint(job.folder)
+        done = read_journal(root, job.lesson, job.student)
+        if (not force and done and done.get("fingerprint") == job.fingerprint
+                and done.get("lesson_fingerprint") == lesson_fp[job.lesson]
+                and (root / "autograded" / job.student / job.lesson).is_dir() == done.get("autograded", True)):
+            skipped.append(job)
+        else:
+            todo.append(job)
+    shutil.rmtree(root / "autograded" / STAGING, ignore_errors=True)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    if todo:
+        from nbgrader.coursedir import CourseDirectory
+
+        max_kb = CourseDirectory(config=load_config(root)).max_file_size
+        scratch = Path(tempfile.mkdtemp(prefix="nlg-"))
+        try:
+            for lesson in sorted({j.lesson for j in todo}):
+                prepare_lesson(root, lesson, scratch / "tpl" / lesson, scratch)
+            _run(root, todo, jobs, limits, scratch, max_kb, lesson_fp, log, progress)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            shutil.rmtree(root / "autograded" / STAGING, ignore_errors=True)
+    summary = Summary(todo, skipped, time.perf_counter() - start)
+    lock.close()
+    _print_summary(summary, log, limits)
+    return summary
+
+
+def _lock(root: Path):
+    """One grader per course at a time (a second one would write the gradebook concurrently)."""
+    import fcntl
+
+    path = root / "autograded" / JOURNAL / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise CourseError(f"another `grade` is running on this course ({path} is locked)") from None
+    return f
+
+
+class _Slot:
+    """A persistent worker process (nbgrader imported once) that grades the jobs it is handed one by one."""
+
+    def __init__(self, k: int, scratch: Path, env: dict):
+        self.log = scratch / f"worker-{k}.log"
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "autograder.grade", "--serve"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=log, env=env, cwd=scratch, text=True,
+                                         start_new_session=True, preexec_fn=_die_with_parent)
+        self.job: tuple | None = None
+
+    def send(self, spec_file: Path) -> None:
+        self.proc.stdin.write(f"{spec_file}\n")
+        self.proc.stdin.flush()
+
+    def result(self) -> int | None:
+        """The job's exit status once the worker has answered (or died); None while it runs."""
+        import select
+
+        if select.select([self.proc.stdout], [], [], 0)[0]:
+            line = self.proc.stdout.readline()
+            if line.strip().lstrip("-").isdigit():
+                return int(line)
+        if self.proc.poll() is not None:
+            return self.proc.returncode or -1
+        return None
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def last_log_line(self) -> str:
+        lines = self.log.read_text(errors="replace").strip().splitlines()
+        return lines[-1][:300] if lines else "?"
+
+
+def _run(root, todo, jobs, limits, scratch, max_kb, lesson_fp, log, progress) -> None:
+    stage_dir = scratch / "stage"
+    pending = list(enumerate(todo))
+    bar = _bar(len(todo), progress)
+    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // jobs)), PYTHONWARNINGS="ignore")
+    backstop = limits.wall_seconds + 120  # the worker enforces wall_seconds itself; this catches a stuck worker
+    recorder = _recorder(root, stage_dir)
+    slots = [_Slot(k, scratch, env) for k in range(min(jobs, len(todo)))]
+    try:
+        while pending or any(slot.job for slot in slots):
+            for slot in slots:
+                if slot.job is None and pending:
+                    n, job = pending.pop(0)
+                    course, reasons = _launch(root, job, n, scratch, stage_dir, limits, max_kb)
+                    if slot.proc.poll() is not None:
+                        slot.__init__(slots.index(slot), scratch, env)
+                    slot.send(course / "job.json")
+                    slot.job = (job, course, time.monotonic(), reasons)
+            time.sleep(0.02)
+            for k, slot in enumerate(slots):
+                if slot.job is None:
+                    continue
+                job, course, started, reasons = slot.job
+                code = slot.result()
+                if code is None and time.monotonic() - started > backstop:
+                    slot.kill()
+                    reasons.append(f"grader worker killed after {backstop:g} s")
+                    code = -9
+                if code is None:
+                    continue
+                if code != 0 and slot.proc.poll() is not None:
+                    detail = slot.last_log_line()
+                    slot.__init__(k, scratch, env)  # a fresh worker for the next job
+                else:
+                    detail = slot.last_log_line() if code != 0 else ""
+                slot.job = None
+                _finish(root, job, code, detail, started, reasons, stage_dir, course, lesson_fp, recorder)
+                bar.update(1)
+                bar.set_postfix_str(f"{job.student}/{job.lesson}: {job.status}")
+    finally:
+        for slot in slots:
+            slot.kill()
+        bar.close()
+
+
+def _launch(root, job, n, scratch, stage_dir, limits, max_kb):
+    reasons = stage(job, notebooks_of(root, job.lesson), stage_dir / "submitted" / job.student / job.lesson, max_kb)
+    course = scratch / "w" / str(n)
+    course.mkdir(parents=True)
+    tpl = scratch / "tpl" / job.lesson
+    shutil.copy(tpl / CONFIG_FILE, course / CONFIG_FILE)
+    shutil.copytree(tpl / SOURCE / job.lesson, course / SOURCE / job.lesson)
+    shutil.copy(tpl / "gradebook.db", course / "gradebook.db")
+    executed = stage_dir / "executed" / job.student / job.lesson
+    spec = {"root": str(root), "scratch": str(scratch), "course": str(course), "lesson": job.lesson,
+            "student": job.student, "submitted": str(stage_dir / "submitted"), "executed": str(executed),
+            "limits": asdict(limits)}
+    (course / "job.json").write_text(json.dumps(spec))
+    return course, reasons
+
+
+def _finish(root, job, code, detail, started, reasons, stage_dir, course, lesson_fp, recorder) -> None:
+    executed = stage_dir / "executed" / job.student / job.lesson
+    stopped = []
+    for report in sorted(executed.glob("*.limits.json")):
+        info = json.loads(report.read_text())
+        job.execute_seconds += info.get("execute_seconds", 0.0)
+        if info.get("stopped"):
+            stopped.append(f"{report.name.split('.')[0]}.ipynb: {info['stopped']}")
+        for cell in info.get("cells", []):
+            if cell["reason"] != info.get("stopped"):
+                stopped.append(f"{report.name.split('.')[0]}.ipynb cell {cell['cell']}: {cell['reason']}")
+    if code != 0 and not stopped and not any(r.endswith("; graded as missing") or r.endswith("scored zero")
+                                             for r in reasons):
+        reasons.append(f"grader worker failed: {detail or code}")
+    reasons.extend(stopped)
+    job.reasons = reasons
+    job.worker_seconds = time.monotonic() - started
+    t0 = time.monotonic()
+    try:
+        record(root, job, stage_dir, recorder)
+    except CourseError as e:
+        reasons.append(str(e))
+        job.status = "failed"
+    else:
+        text = " ".join(reasons)
+        if "time limit" in text or "worker killed" in text:
+            job.status = "timed out"
+        elif reasons and (stopped or code != 0 or "missing" in text or "readable" in text):
+            job.status = "failed"
+        else:
+            job.status = "graded"
+    job.reasons = reasons
+    job.record_seconds = time.monotonic() - t0
+    job.seconds = time.monotonic() - started
+    if job.status != "failed" or not any(r.startswith("recording") for r in reasons):
+        _write_atomic(journal_path(root, job.lesson, job.student), json.dumps({
+            "student": job.student, "lesson": job.lesson, "status": job.status, "reasons": reasons,
+            "fingerprint": job.fingerprint, "lesson_fingerprint": lesson_fp[job.lesson],
+            "seconds": round(job.seconds, 2), "execute_seconds": round(job.execute_seconds, 2),
+            "worker_seconds": round(job.worker_seconds, 2), "record_seconds": round(job.record_seconds, 2),
+            "autograded": (root / "autograded" / job.student / job.lesson).is_dir()}, indent=1))
+    shutil.rmtree(course, ignore_errors=True)
+    shutil.rmtree(stage_dir / "submitted" / job.student / job.lesson, ignore_errors=True)
+    shutil.rmtree(executed, ignore_errors=True)
+
+
+class _NoBar:
+    def update(self, n): pass
+    def set_postfix_str(self, s): pass
+    def close(self): pass
+
+
+def _bar(total: int, progress: bool):
+    if not progress:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="notebook", desc="grading", file=sys.stderr, dynamic_ncols=True)
+
+
+def _print_summary(summary: Summary, log, limits: Limits) -> None:
+    log(f"{'lesson':<22} {'graded':>7} {'failed':>7} {'timed out':>10} {'up to date':>11}")
+    for lesson, row in sorted(summary.counts().items()):
+        log(f"{lesson:<22} {row['graded']:>7} {row['failed']:>7} {row['timed out']:>10} {row['up to date']:>11}")
+    n = len(summary.jobs)
+    log(f"{n} notebook(s) graded in {summary.seconds:.1f} s" + (f" ({summary.seconds / n:.1f} s each)" if n else "")
+        + ("" if limits.sandbox == "bwrap" else "  -- WITHOUT the bwrap sandbox"))
+    for job in summary.jobs:
+        if job.reasons:
+            log(f"  {job.student}/{job.lesson} [{job.status}]: " + "; ".join(job.reasons))
+
+
+def serve() -> int:
+    """A persistent worker: grade the job files named on stdin, one per line; answer each with its status."""
+    import traceback
+
+    answer = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # whatever nbgrader prints goes to the log, not into the answers
+    for line in sys.stdin:
+        try:
+            code = run_worker(line.strip())
+        except Exception:  # noqa: BLE001 - reported to the grader, which records the reason
+            traceback.print_exc()
+            code = 1
+        sys.stderr.flush()
+        answer.write(f"{code}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 2 and sys.argv[1] == "--serve":
+        sys.exit(serve())
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        sys.exit(run_worker(sys.argv[2]))
+    sys.exit("usage: python -m autograder.grade --worker JOB.json (internal; use python -m autograder grade)")
