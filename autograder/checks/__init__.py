@@ -27,6 +27,8 @@ _WHERE = {
     "check_instancenorm2d": "norms",
     "check_groupnorm": "norms",
     "check_running_batchnorm": "running",
+    "check_schedules": "schedules",
+    "check_lr_callback": "schedules",
 }
 
 __all__ = sorted(_WHERE) + ["CATALOGUE", "CheckFailure", "TOLERANCES", "Mistake", "load_all"]
