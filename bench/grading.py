@@ -48,7 +48,9 @@ def build_class(course: Path, limit: int | None) -> int:
         for cell in nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             folder = ROOT / "tests" / "mutants" / str(grade_id)
-            if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code" and folder.is_dir():
+            is_class = "class " in cell.source  # mutants subclass the solution's class; function answers are skipped
+            if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code" and folder.is_dir() \
+                    and is_class:
                 for mutant in sorted(folder.glob("*.py")):
                     copy = nbformat.read(source_notebook(ROOT, lesson), as_version=4)
                     target = next(c for c in copy.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)

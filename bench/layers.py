@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from autograder.course import lessons, source_notebook  # noqa: E402
 
-PRELUDE = "import copy\nimport math\nimport numpy as np\nimport torch\nfrom torch import nn\nimport torch.nn.functional as F\n"
+PRELUDE = ("import copy\nimport math\nimport numpy as np\nimport torch\nfrom torch import nn\n"
+           "import torch.nn.functional as F\n")
 
 
 def answers(prefix: str) -> dict:
