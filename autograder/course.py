@@ -7,7 +7,6 @@ import io
 import logging
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -121,8 +120,3 @@ def check_result(result: dict, what: str) -> None:
     detail = f"{causes[0].group(1)}: {causes[0].group(2)}" if causes else (text.strip().splitlines() or ["?"])[-1]
     raise CourseError(f"{what} failed: {detail}")
 
-
-def copy_tree(src: Path, dst: Path) -> None:
-    if dst.exists():
-        shutil.rmtree(dst)
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))

@@ -144,10 +144,6 @@ class TensorLoader:
                 j = order[idx]
                 yield self.x[j], self.y[j]
 
-    @property
-    def dataset(self):
-        return torch.utils.data.TensorDataset(self.x, self.y)
-
 
 @dataclass
 class DataLoaders:
