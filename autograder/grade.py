@@ -244,26 +244,49 @@ def notebooks_of(root: Path, lesson: str) -> list[str]:
     return sorted(p.stem for p in (root / SOURCE / lesson).glob("*.ipynb"))
 
 
+#: The gradebook's per-student tables (nbgrader 0.9's schema), emptied in a worker's copy of the gradebook.
+STUDENT_TABLES = ("grade", "comment", "submitted_notebook", "submitted_assignment", "student")
+
+
 def prepare_lesson(root: Path, lesson: str, template: Path, scratch: Path) -> None:
-    """A scratch course holding only ``lesson`` (its gradebook is copied by every worker), and the lesson
-    in the real gradebook (added with nbgrader's ``generate_assignment`` if missing; ``lessons/`` untouched)."""
+    """The lesson in the real gradebook (added with nbgrader's ``generate_assignment`` if missing, into a scratch
+    release folder: ``lessons/`` untouched), and a scratch course holding only ``lesson`` whose gradebook every
+    worker copies: a snapshot of the real one with every student's rows removed, so student code that escaped
+    its box would find no one's scores there, and the workers never open the real gradebook."""
+    import sqlite3
+
     from nbgrader.api import Gradebook, MissingEntry
 
-    template.mkdir(parents=True)
-    shutil.copy(root / CONFIG_FILE, template / CONFIG_FILE)
-    shutil.copytree(root / SOURCE / lesson, template / SOURCE / lesson,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    _check(nbgrader_api(template, {}).generate_assignment(lesson, force=True, create=True), f"preparing {lesson}")
     real = nbgrader_api(root, {})
     with Gradebook(real.coursedir.db_url, real.coursedir.course_id) as gb:
         try:
             gb.find_assignment(lesson)
-            return
+            known = True
         except MissingEntry:
-            pass
-    release = scratch / f"release-{lesson}"
-    api = nbgrader_api(root, {"CourseDirectory": {"release_directory": str(release)}})
-    _check(api.generate_assignment(lesson, force=True, create=True), f"adding {lesson} to the gradebook")
+            known = False
+    if not known:
+        release = scratch / f"release-{lesson}"
+        api = nbgrader_api(root, {"CourseDirectory": {"release_directory": str(release)}})
+        _check(api.generate_assignment(lesson, force=True, create=True), f"adding {lesson} to the gradebook")
+    template.mkdir(parents=True)
+    shutil.copy(root / CONFIG_FILE, template / CONFIG_FILE)
+    shutil.copytree(root / SOURCE / lesson, template / SOURCE / lesson,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    url = real.coursedir.db_url
+    if not url.startswith("sqlite:///"):  # another database: build the worker's gradebook the slow way
+        _check(nbgrader_api(template, {}).generate_assignment(lesson, force=True, create=True), f"preparing {lesson}")
+        return
+    source = sqlite3.connect(url[len("sqlite:///"):])
+    copy = sqlite3.connect(template / "gradebook.db")
+    try:
+        source.backup(copy)  # a consistent snapshot (this process is the gradebook's only writer)
+        with copy:
+            for table in STUDENT_TABLES:
+                copy.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        copy.execute("VACUUM")
+    finally:
+        source.close()
+        copy.close()
 
 
 # ----------------------------------------------------------------------------------------------- worker
@@ -485,7 +508,8 @@ def grade(root: Path, names: list[str] | None = None, jobs: int | None = None, f
         from nbgrader.coursedir import CourseDirectory
 
         max_kb = CourseDirectory(config=load_config(root)).max_file_size
-        scratch = Path(tempfile.mkdtemp(prefix="nlg-"))
+        _remove_abandoned_scratch()
+        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         try:
             for lesson in sorted({j.lesson for j in todo}):
                 prepare_lesson(root, lesson, scratch / "tpl" / lesson, scratch)
@@ -497,6 +521,22 @@ def grade(root: Path, names: list[str] | None = None, jobs: int | None = None, f
     lock.close()
     _print_summary(summary, log, limits)
     return summary
+
+
+SCRATCH_PREFIX = "nlg-"
+
+
+def _remove_abandoned_scratch() -> None:
+    """Scratch folders (``nlg-<pid>-*``) of graders killed before their clean-up: their process is gone."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        try:
+            if folder.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(folder.name[len(SCRATCH_PREFIX):].split("-")[0]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, ValueError):
+            continue  # not ours, or its grader is alive
 
 
 def _lock(root: Path):

@@ -136,15 +136,19 @@ def test_killed_grader_rerun_equals_one_clean_run_and_regrading_changes_nothing(
     course = make_course(tmp_path / "course", HONEST)
     submitted = snapshot(course / "submitted", skip=())
     cmd = [sys.executable, "-m", "autograder", "grade", "--jobs", "2", "-q"]
+    scratch = tmp_path / "tmp"  # the graders' scratch folders go here
+    scratch.mkdir()
+    env = dict(os.environ, TMPDIR=str(scratch))
     for _ in range(2):  # two interrupted runs, each killed at a random moment
-        proc = subprocess.Popen(cmd, cwd=course, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=course, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         time.sleep(random.uniform(2, 12))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         time.sleep(1)
         assert not workers_of(course), "a killed grader left workers behind"
-    r = subprocess.run(cmd, cwd=course, capture_output=True, text=True)
+    r = subprocess.run(cmd, cwd=course, capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
+    assert not list(scratch.iterdir()), "the killed graders' scratch folders were not cleaned up"
     assert gradebook_snapshot(db(course)) == reference
     assert snapshot(course / "submitted", skip=()) == submitted
     first = (course / "gradebook.db").read_bytes(), snapshot(course / "autograded", skip=())
