@@ -7,7 +7,9 @@ the script prints seconds per notebook for both, the ratio, the grader's own ove
 from starting a notebook's worker to its journal entry, minus the time its kernel ran) and whether the two
 gradebooks are identical (scores per cell, notebook and student; row ids aside).
 
-    python bench/grading.py [--jobs 2] [--limit N]      # N: at most N students per lesson
+    python bench/grading.py [--jobs 2] [--limit N] [--lessons 00 02 ...]   # N: at most N students per lesson
+
+Both courses start as an instructor's does after releasing: the lessons are in the gradebook.
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ def mutant_answer(solution_source: str, mutant: Path) -> str:
     return solution_source + "\n\nSolution = " + solution_source.split("class ", 1)[1].split("(")[0] + "\n\n" + code
 
 
-def build_class(course: Path, limit: int | None) -> int:
+def build_class(course: Path, limit: int | None, only: list[str] | None = None) -> int:
     n = 0
     for lesson in lessons(ROOT):
+        if only and not any(lesson.startswith(c) for c in only):
+            continue
         if not release_notebook(ROOT, lesson).is_file():
             continue
         students = {"solution": source_notebook(ROOT, lesson), "release": release_notebook(ROOT, lesson)}
@@ -80,18 +84,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="at most this many students per lesson")
+    parser.add_argument("--lessons", nargs="*", help="lesson ids or prefixes (default: every released lesson)")
     args = parser.parse_args()
     env = dict(os.environ, PYTHONWARNINGS="ignore",
                PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))  # nbgrader runs alembic
     with tempfile.TemporaryDirectory(prefix="normlab-bench-") as tmp:
         serial, parallel = copy_course(Path(tmp) / "serial"), copy_course(Path(tmp) / "parallel")
-        n = build_class(serial, args.limit)
+        n = build_class(serial, args.limit, args.lessons)
         shutil.copytree(serial / "submitted", parallel / "submitted")
         graded = sorted({p.name for p in (serial / "submitted").glob("*/*")})
         for lesson in graded:  # the gradebook learns the lesson (release into a scratch folder: lessons/ stays)
             subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", lesson, "--force",
                             f"--CourseDirectory.release_directory={tmp}/release"], cwd=serial, env=env, check=True,
                            capture_output=True)
+        shutil.copy(serial / "gradebook.db", parallel / "gradebook.db")  # both start as after the release
         load = os.getloadavg()[0]
         start = time.perf_counter()
         for lesson in graded:
