@@ -244,6 +244,28 @@ def notebooks_of(root: Path, lesson: str) -> list[str]:
     return sorted(p.stem for p in (root / SOURCE / lesson).glob("*.ipynb"))
 
 
+def _lesson_in_gradebook(gb, root: Path, lesson: str) -> bool:
+    """Whether the gradebook holds every graded, answer and locked cell of the lesson's notebooks (a
+    ``generate_assignment`` interrupted by a killed grader leaves the lesson there only in part)."""
+    import nbformat
+    from nbgrader.api import MissingEntry
+
+    try:
+        for name in notebooks_of(root, lesson):
+            for cell in nbformat.read(root / SOURCE / lesson / f"{name}.ipynb", as_version=4).cells:
+                meta = cell.metadata.get("nbgrader", {})
+                if not meta.get("grade_id"):
+                    continue
+                gb.find_source_cell(meta["grade_id"], name, lesson)
+                if meta.get("grade"):
+                    gb.find_grade_cell(meta["grade_id"], name, lesson)
+                if meta.get("solution"):
+                    gb.find_solution_cell(meta["grade_id"], name, lesson)
+    except MissingEntry:
+        return False
+    return True
+
+
 #: The gradebook's per-student tables (nbgrader 0.9's schema), emptied in a worker's copy of the gradebook.
 STUDENT_TABLES = ("grade", "comment", "submitted_notebook", "submitted_assignment", "student")
 
@@ -255,15 +277,11 @@ def prepare_lesson(root: Path, lesson: str, template: Path, scratch: Path) -> No
     its box would find no one's scores there, and the workers never open the real gradebook."""
     import sqlite3
 
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
 
     real = nbgrader_api(root, {})
     with Gradebook(real.coursedir.db_url, real.coursedir.course_id) as gb:
-        try:
-            gb.find_assignment(lesson)
-            known = True
-        except MissingEntry:
-            known = False
+        known = _lesson_in_gradebook(gb, root, lesson)
     if not known:
         release = scratch / f"release-{lesson}"
         api = nbgrader_api(root, {"CourseDirectory": {"release_directory": str(release)}})
@@ -511,9 +529,10 @@ def grade(root: Path, names: list[str] | None = None, jobs: int | None = None, f
         _remove_abandoned_scratch()
         scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         try:
-            for lesson in sorted({j.lesson for j in todo}):
-                prepare_lesson(root, lesson, scratch / "tpl" / lesson, scratch)
-            _run(root, todo, jobs, limits, scratch, max_kb, lesson_fp, log, progress)
+            with _temporary_files_in(scratch / "tmp"):
+                for lesson in sorted({j.lesson for j in todo}):
+                    prepare_lesson(root, lesson, scratch / "tpl" / lesson, scratch)
+                _run(root, todo, jobs, limits, scratch, max_kb, lesson_fp, log, progress)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
             shutil.rmtree(root / "autograded" / STAGING, ignore_errors=True)
@@ -524,6 +543,23 @@ def grade(root: Path, names: list[str] | None = None, jobs: int | None = None, f
 
 
 SCRATCH_PREFIX = "nlg-"
+
+
+@contextlib.contextmanager
+def _temporary_files_in(folder: Path):
+    """Temporary files of this process and its workers (nbgrader's alembic.ini, ...) go into ``folder``, part of
+    the scratch folder, so a killed grader's leftovers are removed with it by the next run."""
+    folder.mkdir()
+    saved_env, saved_dir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved_dir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
 
 
 def _remove_abandoned_scratch() -> None:

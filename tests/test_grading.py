@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -155,6 +156,20 @@ def test_killed_grader_rerun_equals_one_clean_run_and_regrading_changes_nothing(
     r = subprocess.run(cmd, cwd=course, capture_output=True, text=True)
     assert r.returncode == 0 and " 2" in r.stdout.splitlines()[1]  # two up to date, nothing graded
     assert ((course / "gradebook.db").read_bytes(), snapshot(course / "autograded", skip=())) == first
+
+
+def test_lesson_left_in_the_gradebook_in_part_is_entered_again(tmp_path, reference):
+    """A grader killed inside nbgrader's generate_assignment leaves the lesson in the gradebook without all of
+    its cells; the next run must enter it again rather than grade against the fragment."""
+    course = make_course(tmp_path / "course", HONEST)
+    nbgrader = api(course)
+    nbgrader.coursedir.release_directory = str(tmp_path / "release")
+    check_result(nbgrader.generate_assignment(LESSON, force=True, create=True), "generate")
+    with sqlite3.connect(course / "gradebook.db") as c:
+        assert c.execute("DELETE FROM source_cell WHERE id = (SELECT MAX(id) FROM source_cell)").rowcount == 1
+    summary = grade(course, [LESSON], jobs=2, limits=LIMITS, progress=False, log=lambda *a: None)
+    assert [j.status for j in summary.jobs] == ["graded", "graded"], [j.reasons for j in summary.jobs]
+    assert gradebook_snapshot(db(course)) == reference
 
 
 def workers_of(course: Path) -> list[int]:
