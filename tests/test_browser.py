@@ -1,6 +1,7 @@
-"""Lesson 00 as a learner meets it: in JupyterLab, in a real browser, checked by nbgrader's Validate button.
+"""A lesson as a learner meets it: in JupyterLab, in a real browser, checked by nbgrader's Validate button.
 
-A copy of the released lesson (``lessons/00_inputs``, answer cells still stubs) is served by a private
+A copy of the released lesson (``lessons/00_inputs``, answer cells still stubs; every lesson with
+``NORMLAB_BROWSER_LESSONS=all``) is served by a private
 JupyterLab (``labserver.py``) and driven with Playwright through Debian's Chromium. The answers from
 ``solutions/`` are typed into the answer cells, the notebook is run with Run > Run All Cells and saved, and
 then: no cell failed, every plot arrived as an image, the visible tests passed and Validate says success.
@@ -22,7 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.course import release_notebook, source_notebook
+from autograder.course import lessons, release_notebook, resolve, source_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = "00_inputs"
@@ -49,6 +50,13 @@ PROMPTS = "[...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPro
 NUMBERED = r"/^\[\d+\]:$/"
 
 pytestmark = pytest.mark.slow
+
+
+def browser_lessons() -> list[str]:
+    """The lessons to run in the browser: lesson 00 (as CI does), or ``NORMLAB_BROWSER_LESSONS=all`` or a
+    comma-separated list (``02,05``) to check more before a release (about a minute a lesson)."""
+    want = os.environ.get("NORMLAB_BROWSER_LESSONS", LESSON)
+    return lessons(ROOT) if want == "all" else resolve(ROOT, want.split(","))
 
 
 def required(reason: str):
@@ -108,9 +116,9 @@ def course(tmp_path_factory, chromium) -> Path:
     base = tmp_path_factory.mktemp("browser")
     root = base / "course"
     root.mkdir()
-    lesson = release_notebook(ROOT, LESSON).parent
-    shutil.copytree(lesson, root / LESSON)
-    shutil.copytree(lesson, root / "stub")
+    for name in browser_lessons():
+        shutil.copytree(release_notebook(ROOT, name).parent, root / name)
+    shutil.copytree(release_notebook(ROOT, LESSON).parent, root / "stub")
     # Validate loads nbgrader_config.py from the server's working directory (= root, see labserver.py).
     shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     return root
@@ -306,14 +314,15 @@ def png_outputs(nb) -> int:
                for o in c.outputs if o.output_type in ("display_data", "execute_result"))
 
 
-def test_lesson_00_filled_in_runs_plots_and_validates_in_jupyterlab(lab, browser):
-    release = nbformat.read(lab.root / LESSON / f"{LESSON}.ipynb", as_version=4)
-    solution = nbformat.read(source_notebook(ROOT, LESSON), as_version=4)
+@pytest.mark.parametrize("lesson", browser_lessons())
+def test_lesson_filled_in_runs_plots_and_validates_in_jupyterlab(lab, browser, lesson):
+    release = nbformat.read(lab.root / lesson / f"{lesson}.ipynb", as_version=4)
+    solution = nbformat.read(source_notebook(ROOT, lesson), as_version=4)
     answers = answer_cells(release, solution)
     tests = [i for i, c in enumerate(release.cells) if c.cell_type == "code" and nbgrader(c).get("grade")]
-    assert tests, "lesson 00 has no test cell"
+    assert tests, f"lesson {lesson} has no test cell"
 
-    with opened(browser, lab, f"{LESSON}/{LESSON}.ipynb") as nb:
+    with opened(browser, lab, f"{lesson}/{lesson}.ipynb") as nb:
         for index, kind, text in answers:
             nb.type_into(index, kind, text)
         nb.lap("type answers")
@@ -355,7 +364,7 @@ def test_lesson_00_filled_in_runs_plots_and_validates_in_jupyterlab(lab, browser
 
         # Every plot in the file is an image the browser decoded.
         pngs = png_outputs(saved)
-        assert pngs >= 1, "lesson 00 saved no plot"
+        assert pngs >= 1, f"lesson {lesson} saved no plot"
         nb.wait(f"""() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output img')]
                           .filter(i => i.complete && i.naturalWidth > 0).length >= {pngs}""",
                 TIMEOUT_MS, f"fewer than {pngs} plots rendered")
@@ -366,12 +375,12 @@ def test_lesson_00_filled_in_runs_plots_and_validates_in_jupyterlab(lab, browser
 
         SHOTS.mkdir(parents=True, exist_ok=True)
         nb.cells.nth(tests[0]).evaluate("e => e.scrollIntoView({block: 'start'})")
-        shot = SHOTS / f"{LESSON}.png"
+        shot = SHOTS / f"{lesson}.png"
         nb.page.screenshot(path=shot, full_page=True)
         print(f"JupyterLab screenshot after Run All: {shot} ({pngs} plots rendered)")
         nb.lap("check outputs")
 
-        success, text = nb.validate(SHOTS / f"{LESSON}-validate.png")
+        success, text = nb.validate(SHOTS / f"{lesson}-validate.png")
         nb.lap("validate")
         assert success and VALIDATE_SUCCESS in text, f"Validate did not report success:\n{text}\n{lab.log_tail()}"
         # Validate read the course's nbgrader_config.py (time-outs), which it looks for in the server's cwd.
