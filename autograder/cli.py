@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("release", help="generate lessons/ (learner versions) from solutions/ with nbgrader")
     p.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. 00 or 00_inputs (default: all)")
 
+    p = verbs.add_parser("course-url", help="show, or set, the repository the lessons clone in Colab (then release)")
+    p.add_argument("url", nargs="?", help="e.g. https://github.com/your-org/normlab (none: show the current one)")
+
     p = verbs.add_parser("selfcheck", help="grade every solution (must score 100%%) and release (must score 0%%)")
     p.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. 00 or 00_inputs (default: all)")
 
@@ -57,6 +60,14 @@ def main(argv: list[str] | None = None) -> int:
             from .release import release
 
             release(root, args.lessons)
+            return 0
+        if args.verb == "course-url":
+            from .release import course_url, set_course_url
+
+            if args.url is None:
+                print(course_url(root))
+            else:
+                set_course_url(root, args.url)
             return 0
         if args.verb == "selfcheck":
             from .selfcheck import selfcheck
