@@ -280,7 +280,10 @@ def prepare_lesson(root: Path, lesson: str, template: Path, scratch: Path) -> No
     from nbgrader.api import Gradebook
 
     real = nbgrader_api(root, {})
-    with Gradebook(real.coursedir.db_url, real.coursedir.course_id) as gb:
+    url = real.coursedir.db_url
+    if not url.startswith("sqlite:///"):
+        raise CourseError(f"grade needs an SQLite gradebook (CourseDirectory.db_url = 'sqlite:///...'), not {url!r}")
+    with Gradebook(url, real.coursedir.course_id) as gb:
         known = _lesson_in_gradebook(gb, root, lesson)
     if not known:
         release = scratch / f"release-{lesson}"
@@ -290,10 +293,6 @@ def prepare_lesson(root: Path, lesson: str, template: Path, scratch: Path) -> No
     shutil.copy(root / CONFIG_FILE, template / CONFIG_FILE)
     shutil.copytree(root / SOURCE / lesson, template / SOURCE / lesson,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    url = real.coursedir.db_url
-    if not url.startswith("sqlite:///"):  # another database: build the worker's gradebook the slow way
-        _check(nbgrader_api(template, {}).generate_assignment(lesson, force=True, create=True), f"preparing {lesson}")
-        return
     source = sqlite3.connect(url[len("sqlite:///"):])
     copy = sqlite3.connect(template / "gradebook.db")
     try:

@@ -20,7 +20,7 @@ import pytest
 
 from attacks import ATTACKS, HONEST, LESSON, POINTS, lesson
 from autograder.course import api, check_result
-from autograder.grade import Limits, grade, gradebook_snapshot, read_journal
+from autograder.grade import STUDENT_TABLES, Limits, grade, gradebook_snapshot, prepare_lesson, read_journal
 from autograder.sandbox import bwrap_available
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +90,17 @@ def test_honest_students_graded_exactly_as_serial_nbgrader(attacked, reference):
     course, _, _ = attacked
     assert gradebook_snapshot(db(course), list(HONEST)) == reference
     assert reference[("honest", LESSON)]["score"] == 8 and reference[("honest_wrong", LESSON)]["score"] == 1
+
+
+def test_workers_gradebook_holds_the_lesson_and_no_student(attacked, tmp_path):
+    course, _, _ = attacked
+    prepare_lesson(course, LESSON, tmp_path / "tpl", tmp_path)
+    count = "SELECT COUNT(*) FROM {}"
+    with sqlite3.connect(course / "gradebook.db") as real, sqlite3.connect(tmp_path / "tpl" / "gradebook.db") as copy:
+        assert all(real.execute(count.format(t)).fetchone()[0] > 0 for t in STUDENT_TABLES)  # graded: rows to hide
+        assert [copy.execute(count.format(t)).fetchone()[0] for t in STUDENT_TABLES] == [0] * len(STUDENT_TABLES)
+        for table in ("assignment", "notebook", "base_cell", "source_cell"):
+            assert copy.execute(count.format(table)).fetchone()[0] == real.execute(count.format(table)).fetchone()[0]
 
 
 @pytest.mark.parametrize("student", sorted(ATTACKS))
