@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("selfcheck", help="grade every solution (must score 100%%) and release (must score 0%%)")
     p.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. 00 or 00_inputs (default: all)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     p = verbs.add_parser("execute", help="run solution notebooks top to bottom (headless) and time them")
     p.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. 00 or 00_inputs (default: all)")
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "selfcheck":
             from .selfcheck import selfcheck
 
-            return 0 if selfcheck(root, args.lessons) else 1
+            return 0 if selfcheck(root, args.lessons, progress=not args.quiet) else 1
         if args.verb == "execute":
             from .execute import execute
 

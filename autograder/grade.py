@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .course import CONFIG_FILE, SOURCE, CourseError, load_config, resolve, source_notebook, validate_source
+from .progress import bar as progress_bar
 
 JOURNAL = ".journal"
 STAGING = ".staging"
@@ -629,7 +630,7 @@ class _Slot:
 def _run(root, todo, jobs, limits, scratch, max_kb, lesson_fp, log, progress) -> None:
     stage_dir = scratch / "stage"
     pending = list(enumerate(todo))
-    bar = _bar(len(todo), progress)
+    bar = progress_bar(len(todo), progress, unit="notebook", desc="grading")
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // jobs)), PYTHONWARNINGS="ignore")
     backstop = limits.wall_seconds + 120  # the worker enforces wall_seconds itself; this catches a stuck worker
     recorder = _recorder(root, stage_dir)
@@ -731,20 +732,6 @@ def _finish(root, job, code, detail, started, reasons, stage_dir, course, lesson
     shutil.rmtree(course, ignore_errors=True)
     shutil.rmtree(stage_dir / "submitted" / job.student / job.lesson, ignore_errors=True)
     shutil.rmtree(executed, ignore_errors=True)
-
-
-class _NoBar:
-    def update(self, n): pass
-    def set_postfix_str(self, s): pass
-    def close(self): pass
-
-
-def _bar(total: int, progress: bool):
-    if not progress:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="notebook", desc="grading", file=sys.stderr, dynamic_ncols=True)
 
 
 def _print_summary(summary: Summary, log, limits: Limits) -> None:

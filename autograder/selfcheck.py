@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .course import (CONFIG_FILE, SOURCE, api, check_result, release_notebook, resolve, source_notebook,
                      validate_source)
+from .progress import bar
 
 # The two pretend students of a self-check and what each must score (fraction of the autograded points).
 EXPECTED = {"solution": 1.0, "release": 0.0}
@@ -64,8 +65,10 @@ def read_score(nbgrader, lesson: str, student: str) -> Score:
         return Score(submission.code_score, submission.max_code_score, lost)
 
 
-def selfcheck(root: Path, names: list[str] | None = None, log=print) -> bool:
-    """Grade each lesson's solution and untouched release; print a table; True when all are as expected."""
+def selfcheck(root: Path, names: list[str] | None = None, log=print, progress: bool = False) -> bool:
+    """Grade each lesson's solution and untouched release; print a table; True when all are as expected.
+
+    ``progress``: a bar on stderr, advancing as each lesson (about ten seconds) is graded."""
     chosen = resolve(root, names)
     for lesson in chosen:
         validate_source(source_notebook(root, lesson))
@@ -74,12 +77,15 @@ def selfcheck(root: Path, names: list[str] | None = None, log=print) -> bool:
     # nbgrader's gradebook triggers SQLAlchemy autoflush warnings that say nothing about the course.
     warnings.filterwarnings("ignore", message=".*not in session.*")
     rows, ok = [], True
+    lessons_bar = bar(len(chosen), progress, unit="lesson", desc="selfcheck")
     for lesson in chosen:
+        lessons_bar.set_postfix_str(lesson)
         released = release_notebook(root, lesson)
         start = time.perf_counter()
         if not released.is_file():
             rows.append((lesson, None, None, 0.0, [f"{released.relative_to(root)} is missing: run release"]))
             ok = False
+            lessons_bar.update(1)
             continue
         with tempfile.TemporaryDirectory(prefix="normlab-selfcheck-") as tmp:
             scores = grade_copies(root, lesson, {"solution": source_notebook(root, lesson), "release": released},
@@ -89,6 +95,8 @@ def selfcheck(root: Path, names: list[str] | None = None, log=print) -> bool:
                     for who, s in scores.items() if abs(s.fraction - EXPECTED[who]) > 1e-9 or not s.max_points]
         ok &= not problems
         rows.append((lesson, scores["solution"], scores["release"], time.perf_counter() - start, problems))
+        lessons_bar.update(1)
+    lessons_bar.close()
     _print_table(rows, log)
     return ok
 

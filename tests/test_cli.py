@@ -83,3 +83,14 @@ def test_course_url_refuses_what_git_cannot_clone_and_changes_nothing(tmp_path):
         r = run("course-url", bad, cwd=course)
         assert r.returncode == 2 and "not a repository URL" in r.stderr and r.stderr.count("\n") == 1, r.stderr
     assert snapshot(course) == before
+
+
+def test_selfcheck_shows_progress_on_stderr_and_results_on_stdout(tmp_path):
+    course = small_course(tmp_path / "course", names=("00_inputs",))
+    shutil.rmtree(course / "lessons")  # no release: selfcheck reports it without grading, in a second
+    r = run("selfcheck", cwd=course)
+    assert r.returncode == 1
+    assert "selfcheck" in r.stderr and "1/1" in r.stderr, r.stderr  # the bar, advanced past the lesson
+    assert "00_inputs" in r.stdout and "FAIL" in r.stdout and "run release" in r.stdout
+    quiet = run("selfcheck", "--quiet", cwd=course)
+    assert quiet.returncode == 1 and quiet.stderr == "" and quiet.stdout == r.stdout
