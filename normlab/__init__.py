@@ -4,7 +4,7 @@ It never contains an exercise's answer: learners write those in the lessons.
 """
 
 from .data import DataError, DataLoaders, TensorLoader, get_dls, load_mnist, mnist_tensors
-from .device import default_device, to_device
+from .device import default_device, set_threads, to_device
 from .grading import grading, scaled
 from .hooks import Hook, Hooks
 from .learner import (Callback, CancelBatchException, CancelEpochException, CancelFitException, DeviceCB,
@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DataError", "DataLoaders", "TensorLoader", "get_dls", "load_mnist", "mnist_tensors",
-    "default_device", "to_device", "grading", "scaled", "Hook", "Hooks",
+    "default_device", "set_threads", "to_device", "grading", "scaled", "Hook", "Hooks",
     "Callback", "CancelBatchException", "CancelEpochException", "CancelFitException", "DeviceCB",
     "Learner", "MetricsCB", "ProgressCB", "SingleBatchCB", "TrainLossCB", "accuracy", "fit_model", "set_seed",
 ]

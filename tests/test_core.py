@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from normlab import Hook, Hooks, default_device, grading, scaled, set_seed, to_device  # noqa: E402
+from normlab import Hook, Hooks, default_device, grading, scaled, set_seed, set_threads, to_device  # noqa: E402
 from normlab import plots  # noqa: E402
 
 
@@ -98,3 +98,19 @@ def test_normlab_imports_only_light_dependencies():
             "bad = [m for m in ('nbgrader', 'jupyterlab', 'nbclient', 'pytest') if m in sys.modules]; "
             "sys.exit(str(bad) if bad else 0)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_set_threads_defaults_to_one_and_reads_the_environment(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("NORMLAB_THREADS", raising=False)
+        assert set_threads() == 1 == torch.get_num_threads()
+        monkeypatch.setenv("NORMLAB_THREADS", "2")
+        assert set_threads() == 2 == torch.get_num_threads()
+        assert set_threads(1) == 1  # an explicit number wins over the environment
+        for bad in ("0", "two", "-1"):
+            monkeypatch.setenv("NORMLAB_THREADS", bad)
+            with pytest.raises(ValueError, match="NORMLAB_THREADS"):
+                set_threads()
+    finally:
+        torch.set_num_threads(before)
