@@ -70,3 +70,12 @@ def test_nothing_given_to_learners_contains_a_solution_or_hidden_test(lesson):
         assert line not in package, f"normlab contains solution line: {line}"
     assert "BEGIN SOLUTION" not in released and "HIDDEN TESTS" not in released
     assert "YOUR CODE HERE" in released and "YOUR ANSWER HERE" in released
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_written_answers_reach_the_learner_as_one_prompt(lesson):
+    """nbgrader writes its own "YOUR ANSWER HERE" where the solution was: the source must not add a second."""
+    release = nbformat.read(release_notebook(ROOT, lesson), as_version=4).cells
+    written = [c for c in release if c.cell_type == "markdown" and nbgrader(c).get("solution")]
+    assert written and all(c.source.strip() == "YOUR ANSWER HERE" for c in written), \
+        [c.source for c in written]
