@@ -88,3 +88,45 @@ def plot_losses(losses: Sequence[float], label: str | None = None, ax=None, smoo
     if label:
         ax.legend()
     return ax
+
+
+def shared_statistics(layer, shape=(4, 6, 5)) -> torch.Tensor:
+    """For each element of an (N, C, L) input, the index of its normalization group, read from ``layer``.
+
+    Raising one element changes the mean and variance of its group, and therefore the output of exactly
+    the elements normalized with those statistics (and of no other). So each element's group is the set
+    of outputs that move when it moves; we number the groups in order of first appearance.
+    """
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        base = layer(x)
+        flat_ids = torch.full((x.numel(),), -1, dtype=torch.long)
+        n_groups = 0
+        for i in range(x.numel()):
+            if flat_ids[i] >= 0:
+                continue
+            bumped = x.clone().view(-1)
+            bumped[i] += 1.0
+            moved = (layer(bumped.view(shape)) - base).abs().view(-1) > 1e-9
+            flat_ids[moved] = n_groups
+            n_groups += 1
+    return flat_ids.view(shape)
+
+
+def plot_groups(named_ids: dict, title: str):
+    """One panel per layer: rows are channels c, columns the H*W positions of sample 0, 1, 2, ... side by side."""
+    fig, axes = plt.subplots(1, len(named_ids), figsize=(3.6 * len(named_ids), 3.1))
+    for ax, (name, ids) in zip(np.atleast_1d(axes), named_ids.items()):
+        n, c, length = ids.shape
+        picture = np.full((c, n * (length + 1) - 1), np.nan)
+        for i in range(n):
+            picture[:, i * (length + 1): i * (length + 1) + length] = ids[i].numpy()
+        ax.imshow(picture, cmap="tab20", vmin=0, vmax=max(19, int(ids.max())), aspect="auto")
+        ax.set_title(f"{name}: {int(ids.max()) + 1} groups of {ids.numel() // (int(ids.max()) + 1)}")
+        ax.set_xticks([i * (length + 1) + (length - 1) / 2 for i in range(n)], [f"n={i}" for i in range(n)])
+        ax.set_xlabel("sample n (its H*W positions flattened)")
+        ax.set_ylabel("channel c")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

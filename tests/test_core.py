@@ -114,3 +114,21 @@ def test_set_threads_defaults_to_one_and_reads_the_environment(monkeypatch):
                 set_threads()
     finally:
         torch.set_num_threads(before)
+
+
+def test_shared_statistics_reads_back_each_layers_groups():
+    n, c, length = 4, 6, 5
+    n_idx = torch.arange(n).view(n, 1, 1).expand(n, c, length)
+    c_idx = torch.arange(c).view(1, c, 1).expand(n, c, length)
+    expected = {  # the partition each layer must produce: same number = same mean and variance
+        "batch": (nn.BatchNorm1d(c).double().train(), c_idx),
+        "layer": (nn.LayerNorm((c, length)).double(), n_idx),
+        "instance": (nn.InstanceNorm1d(c).double(), n_idx * c + c_idx),
+        "group": (nn.GroupNorm(2, c).double(), n_idx * 2 + c_idx // 3),
+    }
+    for name, (layer, truth) in expected.items():
+        ids = plots.shared_statistics(layer, (n, c, length)).view(-1)
+        truth = truth.reshape(-1)
+        assert torch.equal(ids[:, None] == ids, truth[:, None] == truth), name
+    fig = plots.plot_groups({"BN": plots.shared_statistics(expected["batch"][0])}, "groups")
+    assert fig._suptitle.get_text() == "groups" and fig.axes[0].get_title().startswith("BN: 6 groups of 20")
