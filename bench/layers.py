@@ -16,8 +16,9 @@ Three measurements, each with its own target on CPU:
 * **The layer alone, through ``torch.compile``**, on a 64x64x16x16 activation (256x512 for BatchNorm1d):
   the same code fused into a few loops, as torch's layers are fused by hand. Target: within 2x.
 * **The layer alone, as written** (eager): every line is its own kernel that reads and writes a
-  full-size tensor, forward and backward, where torch's layer is one fused kernel each way; the ratio
-  counts those passes over memory more than the formula. Reported, with no target: no readable eager
+  full-size tensor, forward and backward, where torch's layer is one fused kernel each way (the benchmark
+  prints how many operations touch a full-size tensor); the ratio counts those passes over memory more
+  than the formula. Reported, with no target: no readable eager
   composite gets within 2x of a fused kernel once the tensors outgrow the cache, and the lessons keep
   the readable form. ``torch.compile`` needs a C++ compiler (about half a minute a layer on two cores);
   ``--no-compile`` skips it.
@@ -40,6 +41,7 @@ import nbformat
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -94,6 +96,28 @@ def compare(name, mine, theirs, repeats):
     ma, mb = statistics.median(a), statistics.median(b)
     print(f"{name:<44} {ma * 1e3:9.2f} ms {mb * 1e3:9.2f} ms {ma / mb:7.2f}x", flush=True)
     return ma / mb
+
+
+class FullSizeOps(TorchDispatchMode):
+    """Counts the operations (views aside) that read or write a tensor of at least ``numel`` elements."""
+
+    def __init__(self, numel: int):
+        super().__init__()
+        self.numel, self.count = numel, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        tensors = [t for t in torch.utils._pytree.tree_leaves((args, kwargs, out)) if isinstance(t, torch.Tensor)]
+        if not func.is_view and any(t.numel() >= self.numel for t in tensors):
+            self.count += 1
+        return out
+
+
+def full_size_ops(layer: nn.Module, x: torch.Tensor, gy: torch.Tensor) -> int:
+    """How many kernels of one forward + backward touch a tensor of x's size: each is a pass over memory."""
+    with FullSizeOps(x.numel()) as counter:
+        fwd_bwd(layer, x, gy)()
+    return counter.count
 
 
 def compiled(layer: nn.Module, x: torch.Tensor, gy: torch.Tensor) -> nn.Module | None:
@@ -176,6 +200,8 @@ def main(argv=None) -> int:
         gy = torch.randn_like(x)
         mine, theirs = make_mine(ns[cls]).to(dev).train(), make_torch().to(dev).train()
         eager[cls] = compare(f"  {cls} alone", fwd_bwd(mine, x, gy), fwd_bwd(theirs, x, gy), r)
+        print(f"    full-size operations, forward + backward: answer {full_size_ops(mine, x, gy)}, "
+              f"torch {full_size_ops(theirs, x, gy)}")
         fast = None if args.no_compile else compiled(mine, x, gy)
         if fast is not None:
             compiled_ratios[cls] = compare(f"  {cls} alone, torch.compile", fwd_bwd(fast, x, gy),

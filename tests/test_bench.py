@@ -26,4 +26,7 @@ def test_layer_benchmark_reports_every_layer_and_the_folding(capsys):
     assert all(math.isfinite(r) and r > 0 for r in ratios.values()), ratios
     folded = [float(e) for e in re.findall(r"largest output difference ([\d.e+-]+)", out)]
     assert len(folded) == 2 and max(folded) < 1e-4, out  # the folded model computes what the unfolded one does
+    counts = [(int(a), int(t)) for a, t in re.findall(r"full-size operations, forward \+ backward: answer (\d+), "
+                                                       r"torch (\d+)", out)]
+    assert len(counts) == 5 and all(a > t >= 2 for a, t in counts), out  # a forward and a backward kernel at least
     assert "not found" not in out
