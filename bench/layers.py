@@ -18,10 +18,10 @@ Three measurements, each with its own target on CPU:
 * **The layer alone, as written** (eager): every line is its own kernel that reads and writes a
   full-size tensor, forward and backward, where torch's layer is one fused kernel each way (the benchmark
   prints how many operations touch a full-size tensor); the ratio counts those passes over memory more
-  than the formula. Reported, with no target: no readable eager
-  composite gets within 2x of a fused kernel once the tensors outgrow the cache, and the lessons keep
-  the readable form. ``torch.compile`` needs a C++ compiler (about half a minute a layer on two cores);
-  ``--no-compile`` skips it.
+  than the formula. Reported, with no target: no readable eager composite gets within 2x of a fused
+  kernel once the tensors outgrow the cache, and the lessons keep the readable form.
+
+``torch.compile`` needs a C++ compiler (about half a minute a layer on two cores); ``--no-compile`` skips it.
 
 The folding speed-up is measured on lesson 04's own model (four stride-2 conv -> BN -> ReLU blocks on
 28x28 images), eval mode, the same way (target >= 1.3x): for a batch of 500 as in the lesson, where each
