@@ -31,9 +31,7 @@ removed BN saves a pass over its activations, and for one image, where it saves 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
@@ -47,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autograder.course import lessons, source_notebook  # noqa: E402
+from normlab import median_ms  # noqa: E402
 
 PRELUDE = ("import copy\nimport math\nimport numpy as np\nimport torch\nfrom torch import nn\n"
            "import torch.nn.functional as F\n")
@@ -66,35 +65,19 @@ def answers(prefix: str) -> dict:
     return ns
 
 
-def seconds(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def fwd_bwd(layer: nn.Module, x: torch.Tensor, gy: torch.Tensor):
     def step():
         xi = x.detach().requires_grad_()
         y = layer(xi)
         y.backward(gy)
-        if x.is_cuda:
-            torch.cuda.synchronize()
     return step
 
 
 def compare(name, mine, theirs, repeats):
-    """Median time ratio answer/torch; the two take turns call by call, so both see the same machine state."""
-    start = time.perf_counter()
-    for _ in range(3):  # warm-up: at least three calls each and a quarter of a second (first-touch memory)
-        mine(), theirs()
-    while time.perf_counter() - start < 0.25:
-        mine(), theirs()
-    a, b = [], []
-    for _ in range(3 * repeats):
-        a.append(seconds(mine))
-        b.append(seconds(theirs))
-    ma, mb = statistics.median(a), statistics.median(b)
-    print(f"{name:<44} {ma * 1e3:9.2f} ms {mb * 1e3:9.2f} ms {ma / mb:7.2f}x", flush=True)
+    """Median time ratio answer/torch, the two taking turns call by call (normlab.median_ms); a quarter of a
+    second of warm-up first, for memory this process touches for the first time."""
+    ma, mb = median_ms([mine, theirs], repeats=3 * repeats, warmup=3, warmup_seconds=0.25)
+    print(f"{name:<44} {ma:9.2f} ms {mb:9.2f} ms {ma / mb:7.2f}x", flush=True)
     return ma / mb
 
 
@@ -162,8 +145,6 @@ def training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
         F.cross_entropy(model(x), y).backward()
         opt.step()
         opt.zero_grad()
-        if x.is_cuda:
-            torch.cuda.synchronize()
     return step
 
 
@@ -240,13 +221,7 @@ def main(argv=None) -> int:
             with torch.no_grad():
                 err = (folded(xin) - model(xin)).abs().max().item()
 
-                def run(m, xin=xin):
-                    def step():
-                        m(xin)
-                        if dev.type == "cuda":
-                            torch.cuda.synchronize()
-                    return step
-                ratio = compare(f"unfolded / folded, batch of {bs}", run(model), run(folded), 3 * r)
+                ratio = compare(f"unfolded / folded, batch of {bs}", partial(model, xin), partial(folded, xin), 3 * r)
             print(f"folding speed-up {ratio:.2f}x on lesson 04's model, batch of {bs} (target >= 1.3x), "
                   f"largest output difference {err:.2e}")
 

@@ -10,6 +10,7 @@ from .hooks import Hook, Hooks
 from .learner import (Callback, CancelBatchException, CancelEpochException, CancelFitException, DeviceCB,
                       Learner, MetricsCB, ProgressCB, SingleBatchCB, TrainLossCB, accuracy, fit_model)
 from .seed import set_seed
+from .timing import median_ms
 
 __version__ = "0.1.0"
 
@@ -18,4 +19,5 @@ __all__ = [
     "default_device", "set_threads", "to_device", "grading", "scaled", "Hook", "Hooks",
     "Callback", "CancelBatchException", "CancelEpochException", "CancelFitException", "DeviceCB",
     "Learner", "MetricsCB", "ProgressCB", "SingleBatchCB", "TrainLossCB", "accuracy", "fit_model", "set_seed",
+    "median_ms",
 ]

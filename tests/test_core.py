@@ -12,7 +12,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from normlab import Hook, Hooks, default_device, grading, scaled, set_seed, set_threads, to_device  # noqa: E402
+from normlab import (Hook, Hooks, default_device, grading, median_ms, scaled, set_seed, set_threads,  # noqa: E402
+                     to_device)
 from normlab import plots  # noqa: E402
 
 
@@ -132,3 +133,16 @@ def test_shared_statistics_reads_back_each_layers_groups():
         assert torch.equal(ids[:, None] == ids, truth[:, None] == truth), name
     fig = plots.plot_groups({"BN": plots.shared_statistics(expected["batch"][0])}, "groups")
     assert fig._suptitle.get_text() == "groups" and fig.axes[0].get_title().startswith("BN: 6 groups of 20")
+
+
+def test_median_ms_takes_turns_warms_up_and_measures(monkeypatch):
+    calls = []
+    clock = iter(range(10_000))
+    monkeypatch.setattr("normlab.timing.time.perf_counter", lambda: next(clock) / 1000)  # 1 ms per reading
+    slow = lambda: (calls.append("slow"), next(clock), next(clock))  # noqa: E731 - two more readings: 3 ms
+    fast = lambda: calls.append("fast")  # noqa: E731
+    assert median_ms([slow, fast], repeats=4, warmup=2) == pytest.approx([3.0, 1.0])
+    assert calls == ["slow", "fast"] * 6  # 2 warm-up rounds, then 4 timed ones, always in turns
+    calls.clear()
+    median_ms([fast], repeats=1, warmup=1, warmup_seconds=0.01)  # warm-up continues for 10 clock readings
+    assert len(calls) > 2
