@@ -76,29 +76,30 @@ def selfcheck(root: Path, names: list[str] | None = None, log=print, progress: b
 
     # nbgrader's gradebook triggers SQLAlchemy autoflush warnings that say nothing about the course.
     warnings.filterwarnings("ignore", message=".*not in session.*")
-    rows, ok = [], True
+    rows = []
     lessons_bar = bar(len(chosen), progress, unit="lesson", desc="selfcheck")
     for lesson in chosen:
         lessons_bar.set_postfix_str(lesson)
-        released = release_notebook(root, lesson)
-        start = time.perf_counter()
-        if not released.is_file():
-            rows.append((lesson, None, None, 0.0, [f"{released.relative_to(root)} is missing: run release"]))
-            ok = False
-            lessons_bar.update(1)
-            continue
-        with tempfile.TemporaryDirectory(prefix="normlab-selfcheck-") as tmp:
-            scores = grade_copies(root, lesson, {"solution": source_notebook(root, lesson), "release": released},
-                                  Path(tmp))
-        problems = [f"{who} scored {s.points:g}/{s.max_points:g}, expected {EXPECTED[who]:.0%}"
-                    + (f" (lost: {', '.join(s.lost)})" if who == "solution" and s.lost else "")
-                    for who, s in scores.items() if abs(s.fraction - EXPECTED[who]) > 1e-9 or not s.max_points]
-        ok &= not problems
-        rows.append((lesson, scores["solution"], scores["release"], time.perf_counter() - start, problems))
+        rows.append(check_lesson(root, lesson))
         lessons_bar.update(1)
     lessons_bar.close()
     _print_table(rows, log)
-    return ok
+    return not any(problems for *_, problems in rows)
+
+
+def check_lesson(root: Path, lesson: str) -> tuple:
+    """(lesson, solution's Score, release's Score, seconds, problems) for one lesson, graded in a scratch course."""
+    released = release_notebook(root, lesson)
+    if not released.is_file():
+        return lesson, None, None, 0.0, [f"{released.relative_to(root)} is missing: run release"]
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="normlab-selfcheck-") as tmp:
+        scores = grade_copies(root, lesson, {"solution": source_notebook(root, lesson), "release": released},
+                              Path(tmp))
+    problems = [f"{who} scored {s.points:g}/{s.max_points:g}, expected {EXPECTED[who]:.0%}"
+                + (f" (lost: {', '.join(s.lost)})" if who == "solution" and s.lost else "")
+                for who, s in scores.items() if abs(s.fraction - EXPECTED[who]) > 1e-9 or not s.max_points]
+    return lesson, scores["solution"], scores["release"], time.perf_counter() - start, problems
 
 
 def _print_table(rows, log) -> None:
