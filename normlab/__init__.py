@@ -7,6 +7,7 @@ from .data import DataError, DataLoaders, TensorLoader, get_dls, load_mnist, mni
 from .device import default_device, set_threads, to_device
 from .grading import grading, scaled
 from .hooks import Hook, Hooks
+from .models import cnn, conv_block, init_cnn, make_norm, train_cnn
 from .learner import (Callback, CancelBatchException, CancelEpochException, CancelFitException, DeviceCB,
                       Learner, MetricsCB, ProgressCB, SingleBatchCB, TrainLossCB, accuracy, fit_model)
 from .seed import set_seed
@@ -19,5 +20,5 @@ __all__ = [
     "default_device", "set_threads", "to_device", "grading", "scaled", "Hook", "Hooks",
     "Callback", "CancelBatchException", "CancelEpochException", "CancelFitException", "DeviceCB",
     "Learner", "MetricsCB", "ProgressCB", "SingleBatchCB", "TrainLossCB", "accuracy", "fit_model", "set_seed",
-    "median_ms",
+    "median_ms", "cnn", "conv_block", "init_cnn", "make_norm", "train_cnn",
 ]
