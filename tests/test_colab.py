@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 # What a learner's Colab already has (the course must not install torch itself): same pins as the course.
-PINNED = ("torch", "numpy", "matplotlib", "tqdm", "ipykernel", "nbclient", "nbformat", "jupyter_client")
+PINNED = ("torch", "numpy", "matplotlib", "tqdm", "fastcore", "ipykernel", "nbclient", "nbformat", "jupyter_client")
 
 RUNNER = r'''
 import json, sys

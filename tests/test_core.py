@@ -92,7 +92,7 @@ def test_plots_are_titled_and_labelled():
 
 
 def test_normlab_imports_only_light_dependencies():
-    """Learners install torch, numpy, matplotlib and tqdm only: normlab must not pull in the grading stack."""
+    """Learners install torch, numpy, matplotlib, tqdm and fastcore: normlab must not pull in the grading stack."""
     import subprocess
 
     code = ("import sys, normlab, autograder.checks; "

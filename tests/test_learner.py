@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from normlab import (Callback, CancelFitException, DataLoaders, DeviceCB, Learner, MetricsCB, ProgressCB,
-                     SingleBatchCB, TensorLoader, TrainLossCB, fit_model)
+from normlab import (Callback, CancelBatchException, CancelFitException, DataLoaders, DeviceCB, Learner, MetricsCB,
+                     ProgressCB, SingleBatchCB, TensorLoader, TrainLossCB, fit_model)
 
 
 def toy_dls(n=512, seed=0):
@@ -79,3 +79,54 @@ def test_device_cb_moves_model_and_batches():
 
     learn = Learner(nn.Linear(2, 2), toy_dls(), cbs=[DeviceCB("cpu"), Where(), SingleBatchCB()]).fit(1)
     assert learn.device.type == "cpu" and seen == ["cpu"]
+
+
+def test_cancel_batch_skips_the_step_and_cleanup_runs_when_a_stage_fails():
+    class SkipSteps(Callback):
+        def after_loss(self, learn):
+            raise CancelBatchException()
+
+    model = nn.Linear(2, 2)
+    before = [p.detach().clone() for p in model.parameters()]
+    learn = Learner(model, toy_dls(), cbs=[TrainLossCB(), SkipSteps()]).fit(1)
+    assert len(learn.losses) == 16 and all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+    events = []
+
+    class Spy(Callback):
+        def __getattr__(self, name):
+            if name.startswith(("after_", "cleanup_")):
+                return lambda learn: events.append(name)
+            raise AttributeError(name)
+
+    class Boom(Callback):
+        order = -1
+
+        def after_predict(self, learn):
+            raise RuntimeError("a layer crashed")
+
+    with pytest.raises(RuntimeError, match="a layer crashed"):
+        Learner(nn.Linear(2, 2), toy_dls(), cbs=[Spy(), Boom()]).fit(1)
+    assert events == ["cleanup_batch", "cleanup_epoch", "cleanup_fit"]  # a progress bar still closes
+
+
+def test_optimizer_carries_over_between_fits_and_a_new_lr_replaces_it():
+    learn = Learner(nn.Linear(2, 2), toy_dls(), lr=0.3, cbs=SingleBatchCB())  # one callback needs no list
+    learn.fit(1)
+    opt = learn.opt
+    learn.fit(1)
+    assert learn.opt is opt
+    learn.fit(1, lr=0.05)
+    assert learn.opt is not opt and learn.lr == 0.05 and learn.opt.param_groups[0]["lr"] == 0.05
+
+
+def test_a_step_of_the_loop_is_a_method_to_override():
+    class NoStepLearner(Learner):
+        def step(self):
+            self.stepped = getattr(self, "stepped", 0) + 1
+
+    model = nn.Linear(2, 2)
+    before = [p.detach().clone() for p in model.parameters()]
+    learn = NoStepLearner(model, toy_dls(), cbs=[MetricsCB(print_results=False)]).fit(1)
+    assert learn.stepped == 16 and all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert [r["train"] for r in learn.metrics.history] == [True, False]
