@@ -9,10 +9,10 @@ each ratio is the median of the answer's times over the median of torch's.
 
 Three measurements, each with its own target on CPU:
 
-* **In the lessons' CNN** (the stride-2 conv stack of lessons 01-09, a norm after every conv, batch 64 of
-  28x28 images): one training step (forward, loss, backward, SGD step) with the answer's norm layers
-  against the same network with torch's. This is what a learner pays for using their own layer.
-  Target: within 2x.
+* **In the lessons' CNN** (``normlab.cnn``, the one CNN of lessons 01-09: five stride-2 convs, a norm after
+  every conv, batch 64 of 28x28 images): one training step (forward, loss, backward, SGD step) with the
+  answer's norm layers against the same network with torch's. This is what a learner pays for using their
+  own layer. Target: within 2x.
 * **The layer alone, through ``torch.compile``**, on a 64x64x16x16 activation (256x512 for BatchNorm1d):
   the same code fused into a few loops, as torch's layers are fused by hand. Target: within 2x.
 * **The layer alone, as written** (eager): every line is its own kernel that reads and writes a
@@ -23,9 +23,10 @@ Three measurements, each with its own target on CPU:
 
 ``torch.compile`` needs a C++ compiler (about half a minute a layer on two cores); ``--no-compile`` skips it.
 
-The folding speed-up is measured on lesson 04's own model (four stride-2 conv -> BN -> ReLU blocks on
-28x28 images), eval mode, the same way (target >= 1.3x): for a batch of 500 as in the lesson, where each
-removed BN saves a pass over its activations, and for one image, where it saves a module call and a kernel.
+The folding speed-up is measured on the same CNN with BatchNorm (``normlab.cnn(nn.BatchNorm2d)``: five
+stride-2 conv -> BN -> ReLU blocks on 28x28 images), eval mode, the same way (target >= 1.3x): for a batch
+of 500 as in lesson 04, where each removed BN saves a pass over its activations, and for one image, where it
+saves a module call and a kernel.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autograder.course import lessons, source_notebook  # noqa: E402
-from normlab import median_ms  # noqa: E402
+from normlab import cnn, median_ms  # noqa: E402
 
 PRELUDE = ("import copy\nimport math\nimport numpy as np\nimport torch\nfrom torch import nn\n"
            "import torch.nn.functional as F\n")
@@ -115,7 +116,8 @@ def compiled(layer: nn.Module, x: torch.Tensor, gy: torch.Tensor) -> nn.Module |
 
 
 # (lesson, class, the layer for the activation alone, torch's; the layer after a conv with nf channels of
-# size x size in the lessons' CNN, torch's) -- the CNN's norms are lesson 09's.
+# size x size in the lessons' CNN, torch's: a ``norm(nf, size)`` for normlab.cnn) -- the norms of lesson 09.
+# InstanceNorm has nothing to normalize after the last block, whose output is 1x1 (torch's raises there).
 CASES = [
     ("02", "BatchNorm2d", lambda C: C(64), lambda: nn.BatchNorm2d(64),
      lambda C, nf, size: C(nf), lambda nf, size: nn.BatchNorm2d(nf)),
@@ -123,18 +125,11 @@ CASES = [
     ("05", "LayerNorm", lambda C: C((64, 16, 16)), lambda: nn.LayerNorm((64, 16, 16)),
      lambda C, nf, size: C((nf, size, size)), lambda nf, size: nn.LayerNorm((nf, size, size))),
     ("06", "InstanceNorm2d", lambda C: C(64, affine=True), lambda: nn.InstanceNorm2d(64, affine=True),
-     lambda C, nf, size: C(nf, affine=True), lambda nf, size: nn.InstanceNorm2d(nf, affine=True)),
+     lambda C, nf, size: C(nf, affine=True) if size > 1 else nn.Identity(),
+     lambda nf, size: nn.InstanceNorm2d(nf, affine=True) if size > 1 else nn.Identity()),
     ("07", "GroupNorm", lambda C: C(8, 64), lambda: nn.GroupNorm(8, 64),
      lambda C, nf, size: C(4, nf), lambda nf, size: nn.GroupNorm(4, nf)),
 ]
-
-
-def lesson_cnn(make_norm) -> nn.Sequential:
-    """The CNN of lessons 01-09: stride-2 3x3 convs 1 -> 8 -> 16 -> 32 -> 64 on 28x28, a norm after each."""
-    layers = []
-    for ni, nf, size in zip((1, 8, 16, 32), (8, 16, 32, 64), (14, 7, 4, 2)):
-        layers += [nn.Conv2d(ni, nf, 3, stride=2, padding=1, bias=False), make_norm(nf, size), nn.ReLU()]
-    return nn.Sequential(*layers, nn.Conv2d(64, 10, 3, stride=2, padding=1), nn.Flatten())
 
 
 def training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
@@ -172,8 +167,8 @@ def main(argv=None) -> int:
             continue
         if norm_mine is not None:
             torch.manual_seed(0)
-            mine = lesson_cnn(partial(norm_mine, ns[cls])).to(dev)
-            theirs = lesson_cnn(norm_torch).to(dev)
+            mine = cnn(partial(norm_mine, ns[cls])).to(dev)
+            theirs = cnn(norm_torch).to(dev)
             theirs.load_state_dict(mine.state_dict())  # the same weights on both sides
             in_model[cls] = compare(f"{cls}, lessons' CNN training step", training_step(mine, images, labels),
                                     training_step(theirs, images, labels), r)
@@ -209,20 +204,20 @@ def main(argv=None) -> int:
     if "fold_bn_into_conv" in ns:
         torch.manual_seed(0)
         fold = ns["fold_bn_into_conv"]
-        model = lesson_cnn(lambda nf, size: nn.BatchNorm2d(nf)).to(dev)
+        model = cnn(nn.BatchNorm2d).to(dev)
         with torch.no_grad():
             for _ in range(5):  # running statistics that are not the initial ones
                 model(torch.randn(64, 1, 28, 28, device=dev) * 0.3 + 0.1)
         model.eval()
-        blocks = [model[i:i + 3] for i in range(0, 12, 3)]  # conv, BN, ReLU
-        folded = nn.Sequential(*[nn.Sequential(fold(b[0], b[1]), b[2]) for b in blocks], *model[12:]).to(dev).eval()
+        folded = nn.Sequential(*[nn.Sequential(fold(b[0], b[1]), b[2]) if isinstance(b, nn.Sequential) else b
+                                 for b in model]).to(dev).eval()  # each block: conv, BN, ReLU
         for bs in (500, 1):  # the lesson's batch (throughput), and one image at a time (latency)
             xin = torch.randn(bs, 1, 28, 28, device=dev) * 0.3 + 0.1
             with torch.no_grad():
                 err = (folded(xin) - model(xin)).abs().max().item()
 
                 ratio = compare(f"unfolded / folded, batch of {bs}", partial(model, xin), partial(folded, xin), 3 * r)
-            print(f"folding speed-up {ratio:.2f}x on lesson 04's model, batch of {bs} (target >= 1.3x), "
+            print(f"folding speed-up {ratio:.2f}x on the course's CNN, batch of {bs} (target >= 1.3x), "
                   f"largest output difference {err:.2e}")
 
     def worst(ratios):
