@@ -95,14 +95,32 @@ class CheckFailure(AssertionError):
         super().__init__(message)
         self.mistake = mistake
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for this failure: the message without the checker's frames (see ``_traceback``).
+        Never raises: where rendering fails, IPython would send no error output at all, only a note on stderr."""
+        try:
+            from ._traceback import render
 
-def fail(subject: str, case: str, problem: str, mistake_key: str | None = None) -> None:
-    """Raise a learner-facing failure: ``<subject>, case <case>: <problem>`` plus the diagnosis if any."""
+            return render(self)
+        except Exception:  # noqa: BLE001 - any problem here must still show the failure
+            return [f"{type(self).__name__}: {self}"]
+
+
+def fail(subject: str, case: str, problem: str, mistake_key: str | None = None,
+         cause: BaseException | None = None) -> None:
+    """Raise a learner-facing failure: ``<subject>, case <case>: <problem>`` plus the diagnosis if any.
+
+    ``cause``: the learner's exception that the failure reports, when it was caught earlier (inside an
+    ``except`` block Python links it by itself); Jupyter then shows where in their code it was raised.
+    """
     lines = [f"{subject}, case [{case}]: {problem}"]
     if mistake_key is not None:
         m = CATALOGUE[mistake_key]
         lines.append(f"Likely mistake: {m.name}. Fix: {m.fix}")
-    raise CheckFailure("\n".join(lines), mistake_key)
+    failure = CheckFailure("\n".join(lines), mistake_key)
+    if cause is not None:
+        failure.__cause__ = cause  # as `raise ... from cause`; assigning None would hide an implicit context
+    raise failure
 
 
 # ---------------------------------------------------------------------------------------------------------

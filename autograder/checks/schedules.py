@@ -88,7 +88,7 @@ def _check_fn(fn, want, models, subject, case, positions):
         v = _call(fn, subject, case, "schedule", p)
         if isinstance(v, Exception):
             key = "sched_combine_end" if p == 1.0 and "combine" in case else None
-            fail(subject, f"{case}, pos={p}", f"raised {type(v).__name__}: {v}", key)
+            fail(subject, f"{case}, pos={p}", f"raised {type(v).__name__}: {v}", key, cause=v)
         got[p] = _num(v, subject, case, "the schedule")
     for p in positions:
         if not _close(got[p], want(p)):
@@ -139,12 +139,12 @@ def check_schedules(sched_lin, sched_cos=None, combine_scheds=None, *, thorough:
         case = f"sched_lin({a:g}, {b:g})"
         fn = _call(sched_lin, SUBJECT_S, case, "sched_lin", a, b)
         if isinstance(fn, Exception):
-            fail(SUBJECT_S, case, f"raised {type(fn).__name__}: {fn}")
+            fail(SUBJECT_S, case, f"raised {type(fn).__name__}: {fn}", cause=fn)
         _check_fn(fn, _lin(a, b), {}, SUBJECT_S, case, positions)
         case = f"sched_cos({a:g}, {b:g})"
         fn = _call(sched_cos, SUBJECT_S, case, "sched_cos", a, b)
         if isinstance(fn, Exception):
-            fail(SUBJECT_S, case, f"raised {type(fn).__name__}: {fn}")
+            fail(SUBJECT_S, case, f"raised {type(fn).__name__}: {fn}", cause=fn)
         models = {"sched_cos_reversed": _cosine(b, a),
                   "sched_cos_sin": lambda p, a=a, b=b: a + (b - a) * _sin(_pi / 2 * p)}
         _check_fn(fn, _cosine(a, b), models, SUBJECT_S, case, positions)
@@ -159,7 +159,7 @@ def check_schedules(sched_lin, sched_cos=None, combine_scheds=None, *, thorough:
         case = f"combine_scheds({[round(p, 3) for p in pcts]}, phase schedules 10*i + pos)"
         fn = _call(combine_scheds, SUBJECT_S, case, "combine_scheds", list(pcts), scheds)
         if isinstance(fn, Exception):
-            fail(SUBJECT_S, case, f"raised {type(fn).__name__}: {fn}")
+            fail(SUBJECT_S, case, f"raised {type(fn).__name__}: {fn}", cause=fn)
         bounds = [sum(pcts[:i]) for i in range(len(pcts) + 1)]
         pos = sorted(set(positions + [b for b in bounds[1:-1]] + [b + 0.01 for b in bounds[1:-1]] +
                          [b - 0.01 for b in bounds[1:-1]]))
@@ -169,7 +169,7 @@ def check_schedules(sched_lin, sched_cos=None, combine_scheds=None, *, thorough:
             v = _call(fn, SUBJECT_S, case, "combined", p)
             if isinstance(v, Exception):
                 fail(SUBJECT_S, f"{case}, pos={p:.4g}", f"raised {type(v).__name__}: {v}",
-                     "sched_combine_end" if p == 1.0 else None)
+                     "sched_combine_end" if p == 1.0 else None, cause=v)
             got[p] = _num(v, SUBJECT_S, case, "the combined schedule")
         for p in pos:
             if _close(got[p], want(p)):
