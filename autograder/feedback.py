@@ -1,10 +1,19 @@
-"""``python -m autograder feedback``: nbgrader's HTML feedback, minus the hidden tests.
+"""``python -m autograder feedback``: nbgrader's HTML feedback, with nothing the student should not see.
 
 nbgrader's ``generate_feedback`` renders the autograded notebook, and the autograded notebook holds the
 hidden tests (nbgrader restores them before executing). :class:`HideHiddenTests`, added to nbgrader's own
 feedback steps, replaces each ``### BEGIN HIDDEN TESTS`` block (as written in ``solutions/``) with a
-placeholder, cuts tracebacks in those cells down to their last line (the check's diagnosis, which names the
-failing case and the likely mistake), and blanks any hidden-test line that a student's code printed.
+placeholder. It cannot know what the student's code did with hidden tests it could read, so from the first
+cell that held hidden tests on, the page carries nothing the kernel produced: each code cell's outputs,
+execution count and timing are replaced by what the grader itself knows (a graded cell's points, and the
+name of the error that failed it when that is a known one). Before that cell the kernel had seen no hidden
+test, and the learner gets every output, the visible tests' diagnoses included.
+
+Then :class:`SanitizeMarkdown` renders each Markdown cell to HTML and cleans it with nh3 (the maintained
+bindings of the Rust sanitizer ammonia: no script, no event handler, no ``javascript:`` link), nbconvert's
+``SanitizeHTML`` cleans the outputs' HTML and drops JavaScript outputs, and the HTML exporter's
+``sanitize_html`` cleans what the template renders: no script of a student's runs in the page an instructor
+or TA opens.
 """
 
 from __future__ import annotations
@@ -43,49 +52,97 @@ def strip_hidden(source: str) -> str:
                   flags=re.S | re.M)
 
 
+#: Error names a feedback page may show after the hidden tests were in reach (a kernel can raise an exception
+#: of any name, so only these are shown; any other reads "an error").
+KNOWN_ERRORS = frozenset({"CheckFailure", "AssertionError", "NotImplementedError", "NameError", "TypeError",
+                          "ValueError", "RuntimeError", "AttributeError", "IndexError", "KeyError", "ZeroDivisionError",
+                          "MemoryError", "KeyboardInterrupt", "SystemExit", "GradingLimitError", "ModuleNotFoundError",
+                          "ImportError", "SyntaxError", "IndentationError", "FileNotFoundError", "OSError"})
+NOT_SHOWN = "(output not shown: this cell ran after the hidden tests were in the kernel's reach)"
+
+
 def _preprocessor_class():
     from nbgrader.preprocessors import NbGraderPreprocessor
     from traitlets import Unicode
 
     class HideHiddenTests(NbGraderPreprocessor):
-        """Feedback step: hidden-test source out, the checks' messages in."""
+        """Feedback step: hidden-test source out; from the first hidden test on, the grader's verdicts only."""
 
         source_dir = Unicode("", help="the course's solutions/ folder (absolute)").tag(config=True)
 
         def preprocess(self, nb, resources):
             meta = resources["nbgrader"]
             hidden = hidden_tests(Path(self.source_dir) / meta["assignment"] / f"{meta['notebook']}.ipynb")
-            secrets = sorted({line.strip() for lines in hidden.values() for line in lines
-                              if len(line.strip()) >= 8 and not line.strip().startswith("#")}, key=len, reverse=True)
+            reached = False
             for cell in nb.cells:
                 grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
                 if grade_id in hidden or BEGIN in cell.source:
                     cell.source = strip_hidden(cell.source)
-                    for out in cell.get("outputs", []):
-                        if out.get("output_type") == "error":
-                            out["traceback"] = [f"{out.get('ename')}: {out.get('evalue')}"]
-                for out in cell.get("outputs", []):
-                    _scrub(out, secrets)
+                    reached = reached or cell.cell_type == "code"
+                if reached and cell.cell_type == "code":
+                    cell.outputs = [_verdict(cell)]
+                    cell.execution_count = None
+                    cell.metadata.pop("execution", None)
             return nb, resources
 
     return HideHiddenTests
 
 
-def _scrub(out, secrets: list[str]) -> None:
-    def clean(text: str) -> str:
-        for s in secrets:
-            text = text.replace(s, "[hidden test]")
-        return text
+def _sanitize_markdown_class():
+    from nbconvert.preprocessors import Preprocessor
 
-    if "text" in out:
-        out["text"] = clean(out["text"])
-    if "traceback" in out:
-        out["traceback"] = [clean(t) for t in out["traceback"]]
-    if "evalue" in out:
-        out["evalue"] = clean(out["evalue"])
-    for key, value in list(out.get("data", {}).items()):
-        if key.startswith("text/") and isinstance(value, str):
-            out["data"][key] = clean(value)
+    class SanitizeMarkdown(Preprocessor):
+        """Feedback step: each Markdown cell becomes its rendering, cleaned by nh3 (nbgrader's feedback template
+        renders Markdown without sanitizing, and Markdown links can carry ``javascript:`` URLs)."""
+
+        def preprocess_cell(self, cell, resources, index):
+            if cell.cell_type in ("markdown", "raw"):
+                cell.source = clean_markdown(cell.source)
+            return cell, resources
+
+    SanitizeMarkdown.enabled = True
+    return SanitizeMarkdown
+
+
+def clean_markdown(source: str) -> str:
+    """Markdown as HTML that stays safe when the feedback template renders it as Markdown once more.
+
+    Rendering and cleaning are repeated until they change nothing (cleaning can expose Markdown, e.g. a
+    ``[link](javascript:...)`` that followed a removed ``<script>`` block); if what the template will render
+    is still not clean as it is, the cell is shown as escaped text."""
+    import html
+
+    import nh3
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune as render
+
+    def clean(text):
+        return nh3.clean(text, url_schemes={"http", "https", "mailto", "data", "attachment"})
+
+    out = source
+    for _ in range(8):
+        cleaned = clean(render(out))
+        if cleaned == out:
+            break
+        out = cleaned
+    shown = render(out)
+    return out if clean(shown) == shown else f"<pre>{html.escape(source)}</pre>"
+
+
+def _verdict(cell):
+    """What the grader knows of a cell that ran after the hidden tests were in reach, as a stream output."""
+    from nbformat.v4 import new_output
+
+    grading = cell.metadata.get("nbgrader", {})
+    if not grading.get("grade") or grading.get("solution"):
+        return new_output("stream", name="stdout", text=NOT_SHOWN + "\n")
+    score, points = grading.get("score"), grading.get("points")
+    errors = [o.get("ename") for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    error = (errors[0] if errors[0] in KNOWN_ERRORS else "an error") if errors else ""
+    if score is not None and points and score >= points:
+        text = f"passed: {score:g} of {points:g} points"
+    else:
+        text = f"failed: {score or 0:g} of {points or 0:g} points" + (f" ({error})" if error else "")
+    return new_output("stream", name="stdout", text=f"{text}\n{NOT_SHOWN}\n")
 
 
 def feedback(root: Path, names: list[str] | None = None, students: list[str] | None = None, log=print) -> bool:
@@ -93,6 +150,7 @@ def feedback(root: Path, names: list[str] | None = None, students: list[str] | N
     import warnings
 
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbconvert.preprocessors.sanitize import SanitizeHTML
     from nbgrader.preprocessors import GetGrades
 
     from .grade import nbgrader_api
@@ -100,8 +158,11 @@ def feedback(root: Path, names: list[str] | None = None, students: list[str] | N
     warnings.filterwarnings("ignore", message=".*not in session.*")
     chosen = resolve(root, names)
     api = nbgrader_api(root, {
-        "GenerateFeedback": {"preprocessors": [GetGrades, _preprocessor_class(), CSSHTMLHeaderPreprocessor]},
+        "GenerateFeedback": {"preprocessors": [GetGrades, _preprocessor_class(), _sanitize_markdown_class(),
+                                                SanitizeHTML, CSSHTMLHeaderPreprocessor]},
         "HideHiddenTests": {"source_dir": str(root / SOURCE)},
+        "SanitizeHTML": {"enabled": True},
+        "HTMLExporter": {"sanitize_html": True},
     })
     ok, written = True, 0
     for lesson in chosen:

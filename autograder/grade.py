@@ -2,13 +2,18 @@
 
 How one submission (``submitted/<student>/<lesson>/``) is graded:
 
-1. **Stage** (parent): the submission is copied into a scratch folder -- never modified in place. Files over
-   nbgrader's ``max_file_size`` and symbolic links are left out, a notebook that is not readable JSON is
-   left out (nbgrader then scores it as missing), each with a reason.
+1. **Stage** (parent): the submission is copied into a scratch folder -- never modified in place. A student
+   or lesson folder that is a link is refused; inside, only regular files are read (links, FIFOs, devices,
+   names that are not UTF-8, files over nbgrader's ``max_file_size`` and the submission's own
+   ``timestamp.txt`` are left out); each of the lesson's notebooks is checked (readable, a bounded number of
+   cells, graded cells' metadata as in the source, no graded cell twice) and written anew; each thing left
+   out or mended is a reason with a code, and the codes decide the submission's status (:data:`STATUS_OF`).
+   A submission's time comes only from the instructor (``grade --timestamps``).
 2. **Execute** (worker process, ``--jobs`` of them at once): nbgrader's own ``autograde`` runs in a private
    scratch course (a copy of ``nbgrader_config.py``, ``solutions/<lesson>`` and a gradebook holding only
    the lesson), with nbgrader's ``Execute`` step replaced by :class:`~autograder.sandbox.SandboxedExecute`:
-   the kernel runs in ``bwrap`` as ``nobody`` under time, memory, file-size and output limits. The executed
+   the kernel runs in ``bwrap`` as a user of its own under time, memory, file-size, process and output
+   limits, in a fresh folder that is deleted unread when it ends (see :mod:`autograder.sandbox`). The executed
    notebook (raw outputs) is the worker's only product; its scratch gradebook is thrown away.
 3. **Record** (parent, one submission at a time -- the only writer of ``gradebook.db``): nbgrader's own
    ``autograde`` runs again on the staged submission against the real gradebook, with ``Execute`` replaced
@@ -31,8 +36,10 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -68,35 +75,87 @@ class Job:
     fingerprint: str = ""
     status: str = ""
     reasons: list[str] = field(default_factory=list)
+    codes: set[str] = field(default_factory=set)  # what happened, as codes (see STATUS_OF)
+    refused: str = ""  # why the submission cannot be read at all (a link, a name that is not UTF-8, ...)
+    tampered: dict[str, list[str]] = field(default_factory=dict)  # notebook -> graded cells whose metadata changed
+    timestamp: str = ""  # from the instructor's --timestamps file, never from the submission
     seconds: float = 0.0  # from launching its worker to its journal entry
     execute_seconds: float = 0.0  # of which the kernel ran the notebook
     worker_seconds: float = 0.0  # until its worker was seen to finish
     record_seconds: float = 0.0  # writing it into the gradebook and autograded/
 
+    def note(self, code: str, text: str) -> None:
+        """Record what happened to this submission: ``text`` for people, ``code`` for deciding its status."""
+        self.codes.add(code)
+        self.reasons.append(text)
+
+
+#: Status of a submission from the codes of what happened to it: the first status whose codes it has (a
+#: code not listed, e.g. ``link`` or ``extra_notebook``, leaves it "graded").
+STATUS_OF = (
+    ("timed out", {"time_limit", "worker_killed"}),
+    ("failed", {"refused", "missing", "unreadable", "too_many_cells", "output_limit", "memory_limit",
+                "kernel_died", "worker_failed", "record_failed"}),
+)
+
+
+def status_of(codes: set[str]) -> str:
+    return next((status for status, which in STATUS_OF if codes & which), "graded")
+
 
 # ----------------------------------------------------------------------------------------------- collecting
 
-def collect(root: Path, lessons: list[str]) -> list[Job]:
-    """Every ``submitted/<student>/<lesson>/`` folder for the chosen lessons, in a stable order."""
+def collect(root: Path, lessons: list[str], log=print) -> list[Job]:
+    """Every ``submitted/<student>/<lesson>/`` for the chosen lessons, in a stable order.
+
+    A student or lesson folder that is a symbolic link is refused (it would grade another folder as this
+    student's); a student folder whose name is not valid UTF-8 cannot be a gradebook id and is skipped with one
+    line to the instructor. Either affects that submission only."""
     submitted = root / "submitted"
     jobs = []
-    if submitted.is_dir():
-        for student in sorted(p.name for p in submitted.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            for lesson in lessons:
-                folder = submitted / student / lesson
-                if folder.is_dir():
-                    jobs.append(Job(lesson, student, folder))
+    if not submitted.is_dir():
+        return jobs
+    for entry in sorted(os.scandir(submitted), key=lambda e: os.fsencode(e.name)):
+        student = entry.name
+        if student.startswith(".") or not (entry.is_dir() or entry.is_symlink()):
+            continue
+        if not _utf8(student):
+            log(f"skipped submitted/{student.encode(errors='surrogateescape')!r}: a folder name that is not valid "
+                "UTF-8 cannot be a student id; rename it")
+            continue
+        for lesson in lessons:
+            folder = submitted / student / lesson
+            if not (folder.is_symlink() or folder.is_dir()):
+                continue
+            job = Job(lesson, student, folder)
+            if entry.is_symlink():
+                job.refused = f"submitted/{student} is a symbolic link; not graded"
+            elif folder.is_symlink():
+                job.refused = f"submitted/{student}/{lesson} is a symbolic link; not graded"
+            jobs.append(job)
     return jobs
 
 
+def _utf8(name: str) -> bool:
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def fingerprint(folder: Path) -> str:
-    """What the submission is: names, sizes and contents (big files by size and modification time)."""
+    """What the submission is: names, sizes and contents (big files by size and modification time). Never
+    follows a link, and takes any file name (names are hashed as bytes)."""
     h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+    if folder.is_symlink():
+        h.update(b"link\0" + os.fsencode(os.readlink(folder)))
+        return h.hexdigest()
+    for path in sorted((p for p in folder.rglob("*") if p.is_file() or p.is_symlink()), key=os.fsencode):
         st = path.lstat()
-        h.update(f"{path.relative_to(folder)}\0{st.st_size}\0".encode())
+        h.update(os.fsencode(path.relative_to(folder)) + f"\0{st.st_size}\0".encode())
         if path.is_symlink():
-            h.update(os.readlink(path).encode())
+            h.update(os.fsencode(os.readlink(path)))
         elif st.st_size <= 64 << 20:
             h.update(hashlib.sha256(path.read_bytes()).digest())
         else:
@@ -113,6 +172,30 @@ def lesson_fingerprint(root: Path, lesson: str, limits: Limits) -> str:
     h.update((root / CONFIG_FILE).read_bytes())
     h.update(json.dumps(asdict(limits), sort_keys=True).encode())
     return h.hexdigest()
+
+
+def read_timestamps(path: Path) -> dict[tuple[str, str], str]:
+    """(student_id, lesson) -> submission time, from the instructor's CSV (``student_id,lesson,timestamp``;
+    any time nbgrader parses, e.g. ``2026-12-03 17:05:00 UTC``). A malformed file is a one-line CourseError."""
+    import csv
+
+    from nbgrader.utils import parse_utc
+
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise CourseError(f"--timestamps {path}: cannot be read ({e})") from None
+    out = {}
+    for n, row in enumerate(rows, start=2):
+        try:
+            key, when = (row["student_id"].strip(), row["lesson"].strip()), row["timestamp"].strip()
+            parse_utc(when)
+        except (KeyError, AttributeError, ValueError, TypeError) as e:
+            raise CourseError(f"--timestamps {path}, line {n}: expected the columns student_id, lesson, timestamp "
+                              f"with a date and time ({type(e).__name__}: {e})") from None
+        out[key] = when
+    return out
 
 
 def journal_path(root: Path, lesson: str, student: str) -> Path:
@@ -138,74 +221,139 @@ def _write_atomic(path: Path, text: str) -> None:
 
 # ----------------------------------------------------------------------------------------------- staging
 
-def stage(job: Job, lesson_notebooks: list[str], dest: Path, max_kb: int) -> list[str]:
-    """Copy a submission to ``dest`` without what must not be graded; return the reasons for what was left out."""
-    reasons = []
+#: A submitted notebook may have this many cells more than its source, or this many times as many: enough for
+#: a learner's scratch cells, and a bound on the grader's own work on one submission (recording is serial).
+EXTRA_CELLS, CELLS_FACTOR = 500, 5
+TIMESTAMP_FILE = "timestamp.txt"
+
+
+def source_cells(root: Path, lesson: str) -> dict[str, dict]:
+    """notebook name -> {"cells": number of cells, "meta": {grade_id: nbgrader metadata}} of the lesson's source."""
+    import nbformat
+
+    out = {}
+    for name in notebooks_of(root, lesson):
+        nb = nbformat.read(root / SOURCE / lesson / f"{name}.ipynb", as_version=4)
+        graded = [dict(c.metadata["nbgrader"]) for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")]
+        out[name] = {"cells": len(nb.cells), "meta": {m["grade_id"]: m for m in graded}}
+    return out
+
+
+def stage(job: Job, source: dict[str, dict], dest: Path, max_kb: int) -> None:
+    """Copy a submission to ``dest`` without what must not be graded, noting in ``job`` what was left out.
+
+    Only regular files are read, each opened without following links; links, FIFOs, devices, names that are
+    not valid UTF-8, files over ``max_kb`` and the submission's own ``timestamp.txt`` (a submission's time
+    comes from the instructor: :func:`grade`'s ``timestamps``) are left out. Each of the lesson's notebooks is
+    checked (readable, not too many cells, graded cells' metadata as in the source, no graded cell twice)
+    and written anew; other notebooks at the top are not the lesson's and are left out."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    for path in sorted(job.folder.rglob("*")):
-        rel = path.relative_to(job.folder)
-        if any(part in (".ipynb_checkpoints", "__pycache__") for part in rel.parts):
-            continue
-        if path.is_symlink():
-            reasons.append(f"{rel}: symbolic link ignored")
-            continue
-        if path.is_dir():
-            continue
-        if not path.is_file():
-            reasons.append(f"{rel}: not a regular file, ignored")
-            continue
-        size = path.stat().st_size
-        if size > max_kb * 1000:
-            reasons.append(f"{rel}: {size / 1e6:.0f} MB file ignored (limit {max_kb / 1000:.0f} MB)")
-            continue
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".ipynb" and len(rel.parts) == 1:
-            problem = _unreadable(path)
-            if problem:
-                reasons.append(f"{rel}: {problem}; graded as missing")
+    for folder, dirs, files in os.walk(job.folder):
+        rel_dir = Path(folder).relative_to(job.folder)
+        keep = []
+        for d in sorted(dirs):
+            rel = rel_dir / d
+            if d in (".ipynb_checkpoints", "__pycache__"):
                 continue
-            if _drop_duplicates(path, dest / rel, reasons):
-                continue
-        shutil.copy2(path, dest / rel)
-    for name in lesson_notebooks:
-        if not (dest / f"{name}.ipynb").exists() and not any(r.startswith(f"{name}.ipynb:") for r in reasons):
-            reasons.append(f"{name}.ipynb: missing; scored zero")
-    return reasons
+            if not _utf8(d):
+                job.note("bad_name", f"{_shown(rel)}: a folder name that is not valid UTF-8; ignored")
+            elif os.path.islink(os.path.join(folder, d)):
+                job.note("link", f"{rel}: symbolic link ignored")
+            else:
+                keep.append(d)
+                (dest / rel).mkdir()
+        dirs[:] = keep
+        for name in sorted(files):
+            _stage_file(job, source, Path(folder, name), rel_dir / name, dest, max_kb)
+    for name in source:
+        if not (dest / f"{name}.ipynb").exists() and "unreadable" not in job.codes:
+            job.note("missing", f"{name}.ipynb: missing; scored zero")
+    if job.timestamp:
+        (dest / TIMESTAMP_FILE).write_text(job.timestamp + "\n")
 
 
-def _drop_duplicates(path: Path, dest: Path, reasons: list[str]) -> bool:
-    """A notebook with a graded cell's id twice: keep the first copy (nbgrader restores locked cells from the
-    gradebook anyway) and write the result to ``dest``. nbgrader's own de-duplication leaves a cell that
-    fails its metadata check and the whole submission with it. True when ``dest`` was written."""
+def _shown(rel: Path) -> str:
+    return os.fsencode(rel).decode(errors="replace")
+
+
+def _stage_file(job: Job, source: dict, path: Path, rel: Path, dest: Path, max_kb: int) -> None:
+    if not _utf8(str(rel)):
+        job.note("bad_name", f"{_shown(rel)}: a file name that is not valid UTF-8; ignored")
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as e:
+        code = "link" if os.path.islink(path) else "not_regular"
+        job.note(code, f"{rel}: {'symbolic link' if code == 'link' else e.strerror.lower()}; ignored")
+        return
+    with open(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            job.note("not_regular", f"{rel}: not a regular file, ignored")
+            return
+        if st.st_size > max_kb * 1000:
+            job.note("too_big", f"{rel}: {st.st_size / 1e6:.0f} MB file ignored (limit {max_kb / 1000:.0f} MB)")
+            return
+        if rel == Path(TIMESTAMP_FILE):
+            job.note("timestamp_ignored", f"{TIMESTAMP_FILE}: ignored (a submission's time is the instructor's, "
+                                          "from grade --timestamps)")
+            return
+        if len(rel.parts) == 1 and rel.suffix == ".ipynb":
+            if rel.stem in source:
+                _stage_notebook(job, source[rel.stem], f.read(), rel, dest / rel)
+            else:
+                job.note("extra_notebook", f"{rel}: not a notebook of this lesson; not graded")
+            return
+        with open(dest / rel, "wb") as out:
+            shutil.copyfileobj(f, out)
+        os.utime(dest / rel, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _stage_notebook(job: Job, source: dict, data: bytes, rel: Path, dest: Path) -> None:
+    """Read one of the lesson's notebooks and write it to ``dest`` as nbgrader may grade it, or note why not."""
     import nbformat
 
-    nb = nbformat.read(path, as_version=4)
-    seen, cells = set(), []
+    most = max(source["cells"] + EXTRA_CELLS, source["cells"] * CELLS_FACTOR)
+    try:
+        raw = json.loads(data)
+        n = len(raw["cells"]) if isinstance(raw, dict) and isinstance(raw.get("cells"), list) else 0
+        if n > most:  # counted before nbformat reads and validates it: that is the slow part
+            job.note("too_many_cells", f"{rel}: {n} cells (the lesson has {source['cells']}; at most {most} are "
+                                       "graded); graded as missing")
+            job.codes.add("unreadable")
+            return
+        nb = nbformat.reads(data.decode(), as_version=4)
+    except Exception as e:  # noqa: BLE001 - JSON, encoding or schema errors of any kind
+        job.note("unreadable", f"{rel}: not a readable notebook ({type(e).__name__}); graded as missing")
+        return
+    seen, cells, tampered = set(), [], []
     for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id and grade_id in seen:
-            reasons.append(f"{path.name}: a second cell {grade_id!r} removed")
-            continue
+        meta = cell.metadata.get("nbgrader")
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if meta is not None and grade_id not in source["meta"]:
+            del cell.metadata["nbgrader"]  # a cell nbgrader does not know: an ordinary cell
+            if isinstance(meta, dict) and (meta.get("grade") or meta.get("solution")):
+                job.note("unknown_cell", f"{rel}: a graded cell {str(grade_id)[:40]!r} the lesson does not have; "
+                                         "ignored")
+        elif grade_id is not None:
+            if grade_id in seen:
+                job.note("duplicate_cell", f"{rel}: a second cell {grade_id!r} removed")
+                continue
+            want = source["meta"][grade_id]
+            if any(meta.get(k) != want.get(k) for k in ("grade", "solution", "locked", "points", "task")):
+                cell.metadata["nbgrader"] = dict(want)
+                if want.get("grade"):
+                    tampered.append(grade_id)
+                    job.note("tampered", f"{rel}: the nbgrader metadata of graded cell {grade_id!r} was changed; "
+                                         "restored and scored zero")
         seen.add(grade_id)
         cells.append(cell)
-    if len(cells) == len(nb.cells):
-        return False
     nb.cells = cells
+    if tampered:
+        job.tampered[rel.stem] = tampered
     nbformat.write(nb, dest)
-    shutil.copystat(path, dest)
-    return True
-
-
-def _unreadable(path: Path) -> str | None:
-    import nbformat
-
-    try:
-        nbformat.read(path, as_version=4)
-    except Exception as e:  # noqa: BLE001 - JSON or schema errors of any kind
-        return f"not a readable notebook ({type(e).__name__})"
-    return None
 
 
 # ----------------------------------------------------------------------------------------------- nbgrader
@@ -314,7 +462,7 @@ def run_worker(spec_file: str) -> int:
     spec = json.loads(Path(spec_file).read_text())
     course, lesson, student = Path(spec["course"]), spec["lesson"], spec["student"]
     limits = Limits(**spec["limits"])
-    execute = {"course_root": spec["root"], "hide": [spec["scratch"]], "runtime_dir": str(course / "rt"),
+    execute = {"course_root": spec["root"], "runtime_dir": str(course / "rt"), "uid": spec["uid"],
                "report_dir": spec["executed"], "wall_seconds": limits.wall_seconds, "memory_mb": limits.memory_mb,
                "output_bytes": limits.output_bytes, "file_mb": limits.file_mb, "sandbox": limits.sandbox}
     if limits.cell_seconds:
@@ -392,20 +540,22 @@ def _recorder(root: Path, stage_dir: Path):
     })
 
 
-def record(root: Path, job: Job, stage_dir: Path, api=None) -> None:
-    """Write one executed submission into the real gradebook and ``autograded/`` (the parent, serially)."""
+def record(root: Path, job: Job, stage_dir: Path, api=None, run: bool = True) -> None:
+    """Write one executed submission into the real gradebook and ``autograded/`` (the parent, serially).
+    ``run=False``: nothing of the submission could be read; it is recorded with zero everywhere."""
     staging = root / "autograded" / STAGING
     api = api or _recorder(root, stage_dir)
     staged = stage_dir / "submitted" / job.student / job.lesson
     final = root / "autograded" / job.student / job.lesson
-    if not any(staged.glob("*.ipynb")):
+    if not run or not any(staged.glob("*.ipynb")):
         _record_nothing(api, job)  # nbgrader's autograde stops at "no notebooks": score it zero as nbgrader
         if final.exists():         # does a missing notebook of a lesson that has several
             shutil.rmtree(final)
         return
     _check(api.autograde(job.lesson, job.student, force=True, create=True), f"recording {job.student}/{job.lesson}")
     built = staging / job.student / job.lesson
-    job.reasons.extend(_zero_missing_cells(api, job, built))
+    for text in _zero_cells(api, job, built):
+        job.note("deleted_cell", text)
     final.parent.mkdir(parents=True, exist_ok=True)
     old = final.with_name(f".{job.lesson}.old")
     if old.exists():
@@ -454,8 +604,9 @@ def _record_nothing(api, job: Job) -> None:
         gb.db.commit()
 
 
-def _zero_missing_cells(api, job: Job, built: Path) -> list[str]:
-    """Graded cells the student deleted get no grade from nbgrader; score them zero and say why."""
+def _zero_cells(api, job: Job, built: Path) -> list[str]:
+    """Score zero the graded cells the student deleted (nbgrader gives them no grade) and those whose metadata
+    they changed (``job.tampered``, restored when staged); return the reasons for the deleted ones."""
     import nbformat
     from nbgrader.api import Gradebook
 
@@ -467,11 +618,13 @@ def _zero_missing_cells(api, job: Job, built: Path) -> list[str]:
             if not path.exists():
                 continue
             present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.read(path, as_version=4).cells}
+            tampered = set(job.tampered.get(notebook.name, ()))
             for g in notebook.grades:
-                if g.name not in present and g.auto_score is None and g.manual_score is None:
+                if g.name in tampered or (g.name not in present and g.auto_score is None and g.manual_score is None):
                     g.auto_score = 0
                     g.needs_manual_grade = False
-                    reasons.append(f"{notebook.name}.ipynb: graded cell {g.name!r} deleted; scored zero")
+                    if g.name not in tampered:
+                        reasons.append(f"{notebook.name}.ipynb: graded cell {g.name!r} deleted; scored zero")
         gb.db.commit()
     return reasons
 
@@ -495,9 +648,14 @@ class Summary:
 
 
 def grade(root: Path, names: list[str] | None = None, jobs: int | None = None, force: bool = False,
-          limits: Limits | None = None, log=print, progress: bool = True, students: list[str] | None = None
-          ) -> Summary:
-    """Grade every submission of the chosen lessons; see the module docstring for how."""
+          limits: Limits | None = None, log=print, progress: bool = True, students: list[str] | None = None,
+          timestamps: Path | None = None) -> Summary:
+    """Grade every submission of the chosen lessons; see the module docstring for how.
+
+    ``timestamps``: the instructor's CSV of submission times (columns ``student_id``, ``lesson``,
+    ``timestamp``), e.g. from the LMS. It is the only source of a submission's time: a ``timestamp.txt``
+    inside a submission was written by whoever made the submission and is ignored, so without this file no
+    submission has a time (as in nbgrader without ``timestamp.txt``) and no late penalty applies."""
     limits = limits or Limits()
     if limits.sandbox == "bwrap" and not shutil.which("bwrap"):
         raise CourseError("bwrap (bubblewrap) is not installed: `apt-get install bubblewrap`, "
@@ -507,12 +665,20 @@ def grade(root: Path, names: list[str] | None = None, jobs: int | None = None, f
         validate_source(source_notebook(root, lesson))
     warnings.filterwarnings("ignore", message=".*not in session.*")
     lock = _lock(root)
+    if timestamps is not None:
+        read_timestamps(timestamps)  # a malformed file is the instructor's one-line error, before anything runs
     start = time.perf_counter()
-    all_jobs = [j for j in collect(root, chosen) if not students or j.student in students]
+    all_jobs = [j for j in collect(root, chosen, log) if not students or j.student in students]
     lesson_fp = {lesson: lesson_fingerprint(root, lesson, limits) for lesson in chosen}
+    times = read_timestamps(timestamps) if timestamps else {}
     todo, skipped = [], []
     for job in all_jobs:
-        job.fingerprint = fingerprint(job.folder)
+        job.timestamp = times.get((job.student, job.lesson), "")
+        try:
+            job.fingerprint = hashlib.sha256((fingerprint(job.folder) + job.timestamp).encode()).hexdigest()
+        except OSError as e:
+            job.refused = job.refused or f"the submission cannot be read ({e.strerror or type(e).__name__}); not graded"
+            job.fingerprint = "unreadable"
         done = read_journal(root, job.lesson, job.student)
         if (not force and done and done.get("fingerprint") == job.fingerprint
                 and done.get("lesson_fingerprint") == lesson_fp[job.lesson]
@@ -629,41 +795,48 @@ class _Slot:
 
 def _run(root, todo, jobs, limits, scratch, max_kb, lesson_fp, log, progress) -> None:
     stage_dir = scratch / "stage"
-    pending = list(enumerate(todo))
+    sources = {lesson: source_cells(root, lesson) for lesson in {job.lesson for job in todo}}
     bar = progress_bar(len(todo), progress, unit="notebook", desc="grading")
+    recorder = _recorder(root, stage_dir)
+    pending = []
+    for n, job in enumerate(todo):
+        if job.refused:  # nothing of it is read: zero, with the reason
+            job.note("refused", job.refused)
+            _finish(root, job, 0, time.monotonic(), stage_dir, None, lesson_fp, recorder, scratch)
+            bar.update(1)
+        else:
+            pending.append((n, job))
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // jobs)), PYTHONWARNINGS="ignore")
     backstop = limits.wall_seconds + 120  # the worker enforces wall_seconds itself; this catches a stuck worker
-    recorder = _recorder(root, stage_dir)
-    slots = [_Slot(k, scratch, env) for k in range(min(jobs, len(todo)))]
+    slots = [_Slot(k, scratch, env) for k in range(min(jobs, len(pending)))]
     try:
         while pending or any(slot.job for slot in slots):
-            for slot in slots:
+            for k, slot in enumerate(slots):
                 if slot.job is None and pending:
                     n, job = pending.pop(0)
-                    course, reasons = _launch(root, job, n, scratch, stage_dir, limits, max_kb)
+                    course = _launch(root, job, n, k, scratch, stage_dir, limits, max_kb, sources[job.lesson])
                     if slot.proc.poll() is not None:
-                        slot.__init__(slots.index(slot), scratch, env)
+                        slot.__init__(k, scratch, env)
                     slot.send(course / "job.json")
-                    slot.job = (job, course, time.monotonic(), reasons)
+                    slot.job = (job, course, time.monotonic())
             time.sleep(0.02)
             for k, slot in enumerate(slots):
                 if slot.job is None:
                     continue
-                job, course, started, reasons = slot.job
+                job, course, started = slot.job
                 code = slot.result()
                 if code is None and time.monotonic() - started > backstop:
                     slot.kill()
-                    reasons.append(f"grader worker killed after {backstop:g} s")
+                    job.note("worker_killed", f"grader worker killed after {backstop:g} s")
                     code = -9
                 if code is None:
                     continue
+                if code != 0 and not job.codes & {"worker_killed", "missing", "unreadable"}:
+                    job.note("worker_failed", f"grader worker failed: {_public(slot.last_log_line(), scratch)}")
                 if code != 0 and slot.proc.poll() is not None:
-                    detail = slot.last_log_line()
                     slot.__init__(k, scratch, env)  # a fresh worker for the next job
-                else:
-                    detail = slot.last_log_line() if code != 0 else ""
                 slot.job = None
-                _finish(root, job, code, detail, started, reasons, stage_dir, course, lesson_fp, recorder)
+                _finish(root, job, code, started, stage_dir, course, lesson_fp, recorder, scratch)
                 bar.update(1)
                 bar.set_postfix_str(f"{job.student}/{job.lesson}: {job.status}")
     finally:
@@ -672,8 +845,16 @@ def _run(root, todo, jobs, limits, scratch, max_kb, lesson_fp, log, progress) ->
         bar.close()
 
 
-def _launch(root, job, n, scratch, stage_dir, limits, max_kb):
-    reasons = stage(job, notebooks_of(root, job.lesson), stage_dir / "submitted" / job.student / job.lesson, max_kb)
+def _public(text: str, scratch: Path) -> str:
+    """A reason as the instructor reads it: about the student's files, not the grader's scratch folders."""
+    text = re.sub(re.escape(str(scratch)) + r"/(?:stage/submitted/|w/\d+/(?:autograded|submitted)/)?", "", text)
+    return re.sub(r"/\S*/nlg-[^/\s]+/\S*", "<grader scratch>", text)
+
+
+def _launch(root, job, n, slot, scratch, stage_dir, limits, max_kb, source) -> Path:
+    from .sandbox import KERNEL_UID
+
+    stage(job, source, stage_dir / "submitted" / job.student / job.lesson, max_kb)
     course = scratch / "w" / str(n)
     course.mkdir(parents=True)
     tpl = scratch / "tpl" / job.lesson
@@ -681,55 +862,45 @@ def _launch(root, job, n, scratch, stage_dir, limits, max_kb):
     shutil.copytree(tpl / SOURCE / job.lesson, course / SOURCE / job.lesson)
     shutil.copy(tpl / "gradebook.db", course / "gradebook.db")
     executed = stage_dir / "executed" / job.student / job.lesson
-    spec = {"root": str(root), "scratch": str(scratch), "course": str(course), "lesson": job.lesson,
-            "student": job.student, "submitted": str(stage_dir / "submitted"), "executed": str(executed),
-            "limits": asdict(limits)}
+    spec = {"root": str(root), "course": str(course), "lesson": job.lesson, "student": job.student,
+            "submitted": str(stage_dir / "submitted"), "executed": str(executed), "limits": asdict(limits),
+            "uid": KERNEL_UID + slot}
     (course / "job.json").write_text(json.dumps(spec))
-    return course, reasons
+    return course
 
 
-def _finish(root, job, code, detail, started, reasons, stage_dir, course, lesson_fp, recorder) -> None:
+def _finish(root, job, code, started, stage_dir, course, lesson_fp, recorder, scratch) -> None:
+    """Record a submission whose worker has ended (or that was refused): gradebook, autograded/, journal."""
     executed = stage_dir / "executed" / job.student / job.lesson
-    stopped = []
     for report in sorted(executed.glob("*.limits.json")):
         info = json.loads(report.read_text())
+        name = report.name.split(".")[0]
         job.execute_seconds += info.get("execute_seconds", 0.0)
         if info.get("stopped"):
-            stopped.append(f"{report.name.split('.')[0]}.ipynb: {info['stopped']}")
+            job.note(info.get("code") or "kernel_died", f"{name}.ipynb: {info['stopped']}")
         for cell in info.get("cells", []):
             if cell["reason"] != info.get("stopped"):
-                stopped.append(f"{report.name.split('.')[0]}.ipynb cell {cell['cell']}: {cell['reason']}")
-    if code != 0 and not stopped and not any(r.endswith("; graded as missing") or r.endswith("scored zero")
-                                             for r in reasons):
-        reasons.append(f"grader worker failed: {detail or code}")
-    reasons.extend(stopped)
-    job.reasons = reasons
+                job.note(cell.get("code") or "kernel_died", f"{name}.ipynb cell {cell['cell']}: {cell['reason']}")
     job.worker_seconds = time.monotonic() - started
     t0 = time.monotonic()
     try:
-        record(root, job, stage_dir, recorder)
-    except CourseError as e:
-        reasons.append(str(e))
-        job.status = "failed"
-    else:
-        text = " ".join(reasons)
-        if "time limit" in text or "worker killed" in text:
-            job.status = "timed out"
-        elif reasons and (stopped or code != 0 or "missing" in text or "readable" in text):
-            job.status = "failed"
-        else:
-            job.status = "graded"
-    job.reasons = reasons
+        record(root, job, stage_dir, recorder, run=not job.refused)
+    except Exception as e:  # noqa: BLE001 - whatever nbgrader makes of it, this submission gets zero and a reason
+        job.note("record_failed", _public(f"recording failed ({str(e)[:300] or type(e).__name__}); scored zero",
+                                          scratch))
+        _record_nothing(recorder, job)
+        shutil.rmtree(root / "autograded" / job.student / job.lesson, ignore_errors=True)
+    job.status = status_of(job.codes)
     job.record_seconds = time.monotonic() - t0
     job.seconds = time.monotonic() - started
-    if job.status != "failed" or not any(r.startswith("recording") for r in reasons):
-        _write_atomic(journal_path(root, job.lesson, job.student), json.dumps({
-            "student": job.student, "lesson": job.lesson, "status": job.status, "reasons": reasons,
-            "fingerprint": job.fingerprint, "lesson_fingerprint": lesson_fp[job.lesson],
-            "seconds": round(job.seconds, 2), "execute_seconds": round(job.execute_seconds, 2),
-            "worker_seconds": round(job.worker_seconds, 2), "record_seconds": round(job.record_seconds, 2),
-            "autograded": (root / "autograded" / job.student / job.lesson).is_dir()}, indent=1))
-    shutil.rmtree(course, ignore_errors=True)
+    _write_atomic(journal_path(root, job.lesson, job.student), json.dumps({
+        "student": job.student, "lesson": job.lesson, "status": job.status, "reasons": job.reasons,
+        "codes": sorted(job.codes), "fingerprint": job.fingerprint, "lesson_fingerprint": lesson_fp[job.lesson],
+        "seconds": round(job.seconds, 2), "execute_seconds": round(job.execute_seconds, 2),
+        "worker_seconds": round(job.worker_seconds, 2), "record_seconds": round(job.record_seconds, 2),
+        "autograded": (root / "autograded" / job.student / job.lesson).is_dir()}, indent=1))
+    if course is not None:
+        shutil.rmtree(course, ignore_errors=True)
     shutil.rmtree(stage_dir / "submitted" / job.student / job.lesson, ignore_errors=True)
     shutil.rmtree(executed, ignore_errors=True)
 

@@ -4,14 +4,19 @@ One parallel run grades every attack of ``tests/attacks`` next to two honest stu
 the honest students must come out exactly as a serial, plain-nbgrader run grades them.
 """
 
+import base64
 import csv
 import os
 import random
+import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,14 +35,22 @@ pytestmark = [pytest.mark.slow,
 LIMITS = Limits(wall_seconds=150, cell_seconds=30, memory_mb=3072, output_bytes=1_000_000)
 
 
+#: What hostile submissions aim at outside the course: a file only root may read, a host socket, another copy of
+#: the course (outside /tmp, /root and /home, which the box always hid).
+HOST = {"victim": Path(tempfile.gettempdir()) / f"nlg-victim-{os.getpid()}.txt",
+        "socket": Path("/run") / f"nlg-test-{os.getpid()}.sock",
+        "copy": Path("/srv") / f"nlg-copy-{os.getpid()}" / "solutions" / LESSON / f"{LESSON}.ipynb"}
+
+
 def make_course(folder: Path, students: dict) -> Path:
     """A course with the attack lesson and ``students`` (id -> builder) in ``submitted/``."""
     (folder / "solutions" / LESSON).mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", folder / "nbgrader_config.py")
     nbformat.write(lesson(), folder / "solutions" / LESSON / f"{LESSON}.ipynb")
     ctx = {"root": str(folder), "lesson": LESSON, "outside": str(folder.parent / "outside.txt")}
-    for student, build in students.items():
-        build(lesson(), folder / "submitted" / student / LESSON, ctx)
+    ctx.update({k: str(v) for k, v in HOST.items()})
+    for student in sorted(students, key=lambda s: s.startswith("linked")):  # links point at honest's folder
+        students[student](lesson(), folder / "submitted" / student / LESSON, ctx)
     return folder
 
 
@@ -66,12 +79,61 @@ def reference(tmp_path_factory):
     return serial_nbgrader(make_course(tmp_path_factory.mktemp("serial") / "course", HONEST))
 
 
+class HostSocket:
+    """A Unix socket on the host, open to everyone (mode 0666), counting the connections it gets."""
+
+    def __init__(self, path: Path):
+        self.path, self.connections = path, 0
+        path.unlink(missing_ok=True)
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(str(path))
+        os.chmod(path, 0o666)
+        self.server.listen()
+        self.server.settimeout(0.2)
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.server.close()
+        self.path.unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="module")
-def attacked(tmp_path_factory):
+def host():
+    """The host's things the attacks aim at, made before grading and removed after."""
+    HOST["victim"].write_text("only root may read this")
+    os.chmod(HOST["victim"], 0o600)
+    HOST["copy"].parent.mkdir(parents=True)
+    nbformat.write(lesson(), HOST["copy"])
+    server = HostSocket(HOST["socket"])
+    yield server
+    server.close()
+    HOST["victim"].unlink(missing_ok=True)
+    shutil.rmtree(HOST["copy"].parents[2], ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory, host):
     course = make_course(tmp_path_factory.mktemp("attack") / "course", HONEST | {k: v[0] for k, v in ATTACKS.items()})
+    stray = os.path.join(os.fsencode(course / "submitted"), b"\xffstudent", os.fsencode(LESSON))
+    os.makedirs(stray)  # a student folder whose name is not UTF-8: no gradebook id; one line, the others graded
+    shutil.copy(course / "submitted" / "honest" / LESSON / f"{LESSON}.ipynb", os.fsdecode(stray))
     before = snapshot(course)
-    summary = grade(course, [LESSON], jobs=2, limits=LIMITS, progress=False, log=lambda *a: None)
-    return course, before, summary
+    lines = []
+    summary = grade(course, [LESSON], jobs=2, limits=LIMITS, progress=False, log=lines.append)
+    return course, before, summary, lines
 
 
 def cell_reasons(course: Path, student: str) -> str:
@@ -87,13 +149,13 @@ def cell_reasons(course: Path, student: str) -> str:
 
 
 def test_honest_students_graded_exactly_as_serial_nbgrader(attacked, reference):
-    course, _, _ = attacked
+    course, *_ = attacked
     assert gradebook_snapshot(db(course), list(HONEST)) == reference
     assert reference[("honest", LESSON)]["score"] == 8 and reference[("honest_wrong", LESSON)]["score"] == 1
 
 
 def test_workers_gradebook_holds_the_lesson_and_no_student(attacked, tmp_path):
-    course, _, _ = attacked
+    course, *_ = attacked
     prepare_lesson(course, LESSON, tmp_path / "tpl", tmp_path)
     count = "SELECT COUNT(*) FROM {}"
     with sqlite3.connect(course / "gradebook.db") as real, sqlite3.connect(tmp_path / "tpl" / "gradebook.db") as copy:
@@ -105,7 +167,7 @@ def test_workers_gradebook_holds_the_lesson_and_no_student(attacked, tmp_path):
 
 @pytest.mark.parametrize("student", sorted(ATTACKS))
 def test_attack_scores_zero_where_it_hits_with_a_reason(attacked, student):
-    course, _, _ = attacked
+    course, *_ = attacked
     _, zero, reason = ATTACKS[student]
     grades = gradebook_snapshot(db(course), [student])[(student, LESSON)]["cells"]
     scores = {cell: g[0] for (_, cell), g in grades.items() if cell in POINTS}
@@ -113,28 +175,78 @@ def test_attack_scores_zero_where_it_hits_with_a_reason(attacked, student):
     assert reason in cell_reasons(course, student)
 
 
-def test_attacks_change_nothing_outside_their_output(attacked):
-    course, before, summary = attacked
+def test_attacks_change_nothing_outside_their_output(attacked, host):
+    course, before, summary, _ = attacked
     assert snapshot(course) == before  # submitted/, solutions/, config: untouched; nothing new
-    assert not (course.parent / "outside.txt").exists()
+    assert not (course.parent / "outside.txt").exists()  # no file made through a planted link
     assert not any(p.name == "new_file.txt" for p in course.rglob("*"))
+    victim = HOST["victim"].stat()
+    assert (victim.st_mode & 0o777, HOST["victim"].read_text()) == (0o600, "only root may read this")
+    assert host.connections == 0  # the host's socket was out of reach
+    assert not any(p.is_symlink() for p in (course / "autograded").rglob("*"))
     statuses = {j.student: j.status for j in summary.jobs}
     assert statuses["honest"] == statuses["honest_wrong"] == statuses["big_file"] == "graded"
+    assert statuses["junk_notebook"] == statuses["forged_timestamp"] == statuses["test_not_graded"] == "graded"
     assert statuses["loop_ignoring_interrupt"] == "timed out"
     assert statuses["corrupt_json"] == statuses["print_100mb"] == statuses["os_exit"] == "failed"
+    assert statuses["linked_lesson"] == statuses["linked_student"] == statuses["many_cells"] == "failed"
+
+
+def test_every_submission_has_a_journal_and_reasons_name_only_the_students_files(attacked):
+    course, _, summary, lines = attacked
+    for job in summary.jobs:
+        journal = read_journal(course, LESSON, job.student)
+        assert journal is not None and journal["status"] == job.status, job.student
+        for reason in journal["reasons"]:
+            assert "nlg-" not in reason and "/stage/" not in reason and str(course) not in reason, reason
+    skipped = [line for line in lines if line.startswith("skipped submitted/")]
+    assert len(skipped) == 1 and "not valid UTF-8" in skipped[0] and "\n" not in skipped[0]
+
+
+def test_the_time_of_a_submission_is_never_the_students(attacked):
+    course, *_ = attacked
+    assert gradebook_snapshot(db(course), ["forged_timestamp"])[("forged_timestamp", LESSON)]["timestamp"] == "None"
+
+
+def test_the_instructors_timestamps_are_recorded_and_a_malformed_file_is_one_line(tmp_path, reference):
+    course = make_course(tmp_path / "course", dict(HONEST))
+    times = tmp_path / "times.csv"
+    times.write_text("student_id,lesson,timestamp\nhonest,99_attack,2026-12-01 09:30:00 UTC\n")
+    grade(course, [LESSON], jobs=2, limits=LIMITS, progress=False, log=lambda *a: None, timestamps=times)
+    graded = gradebook_snapshot(db(course))
+    assert graded[("honest", LESSON)]["timestamp"].startswith("2026-12-01 09:30:00")
+    assert graded[("honest_wrong", LESSON)]["timestamp"] == "None"
+    assert {k: {**v, "timestamp": ""} for k, v in graded.items()} == {k: {**v, "timestamp": ""}
+                                                                      for k, v in reference.items()}
+    times.write_text("who,when\nhonest,yesterday\n")
+    r = subprocess.run([sys.executable, "-m", "autograder", "grade", "--timestamps", str(times)], cwd=course,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "student_id, lesson, timestamp" in r.stderr
+
+
+def test_a_huge_notebook_costs_the_grader_little(attacked):
+    _, _, summary, _ = attacked
+    job = next(j for j in summary.jobs if j.student == "many_cells")
+    assert job.record_seconds < 5, job.record_seconds
 
 
 def test_feedback_teaches_without_hidden_tests_and_export_has_a_column_per_cell(attacked):
-    course, _, _ = attacked
-    r = subprocess.run([sys.executable, "-m", "autograder", "feedback", "--student", "honest_wrong",
-                        "--student", "print_hidden_tests"], cwd=course, capture_output=True, text=True)
+    course, *_ = attacked
+    students = ["honest_wrong", "print_hidden_tests", "print_hidden_encoded", "script_in_feedback"]
+    r = subprocess.run([sys.executable, "-m", "autograder", "feedback", *(f"--student={s}" for s in students)],
+                       cwd=course, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    html = (course / "feedback" / "honest_wrong" / LESSON / f"{LESSON}.html").read_text()
-    assert "Likely mistake: the stored std uses the unbiased estimator" in html
+    page = {s: (course / "feedback" / s / LESSON / f"{LESSON}.html").read_text() for s in students}
+    html = page["honest_wrong"]
+    assert "Likely mistake: the stored std uses the unbiased estimator" in html  # visible test: full diagnosis
     assert "thorough=True" not in html and "hidden tests: not shown" in html
-    printed = (course / "feedback" / "print_hidden_tests" / LESSON / f"{LESSON}.html").read_text()
-    assert "check_standardize(Standardize)" in printed  # the visible test, printed by the student's code ...
-    assert "thorough=True" not in printed  # ... but not the hidden one
+    assert "failed: 0 of 4 points (CheckFailure)" in html  # the hidden test: the grader's verdict
+    hidden = "check_standardize(Standardize, thorough=True)"
+    encoded = ("B64:" + base64.b64encode(b"\nimport").decode()[:8], "REV:", hidden[::-1])  # what was printed
+    for student in ("print_hidden_tests", "print_hidden_encoded"):  # code that ran after the hidden tests
+        assert hidden not in page[student] and "output not shown" in page[student]
+        assert not [text for text in encoded if text in page[student].replace("'REV:'", "")], student
+    assert not live_script(page["script_in_feedback"])
     r = subprocess.run([sys.executable, "-m", "autograder", "export", "--to", "grades.csv"], cwd=course,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -142,6 +254,14 @@ def test_feedback_teaches_without_hidden_tests_and_export_has_a_column_per_cell(
     assert float(rows["honest"][LESSON]) == 8 and float(rows["honest"]["total"]) == 8
     assert float(rows["honest_wrong"][f"{LESSON}/{LESSON}/test_standardize_hidden"]) == 0
     assert float(rows["(max)"]["max_total"]) == 8
+
+
+def live_script(html: str) -> list[str]:
+    """Markup in a page that would run script: a tag with an ``on...=`` handler, a ``javascript:`` link, or a
+    ``<script>`` element other than the page's own MathJax."""
+    scripts = [m for m in re.findall(r"<script[^>]*>[^<]{0,200}", html, re.I) if "mathjax" not in m.lower()]
+    return (re.findall(r"<[a-zA-Z][^>]*\son\w+\s*=[^>]*>", html) + scripts
+            + re.findall(r"""(?:href|src)\s*=\s*["']?\s*javascript:""", html, re.I))
 
 
 def test_killed_grader_rerun_equals_one_clean_run_and_regrading_changes_nothing(tmp_path, reference):

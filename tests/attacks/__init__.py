@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSON = "99_attack"
@@ -139,6 +140,71 @@ def missing(nb, folder, ctx):
     (folder / "notes.txt").write_text("I forgot the notebook")
 
 
+def meta_changed(change):
+    """A correct notebook whose test cells' nbgrader metadata ``change(meta)`` edits."""
+    def build(nb, folder, ctx):
+        for gid in STANDARDIZE:
+            change(_cell(nb, gid).metadata["nbgrader"])
+        _write(nb, folder)
+    return build
+
+
+def unknown_graded_cell(nb, folder, ctx):
+    nb.cells.append(new_code_cell("print('free points')", metadata=_meta("bonus", grade=True, locked=True,
+                                                                          points=100)))
+    nb.cells[-1].id = "cell-bonus"
+    _write(nb, folder)
+
+
+def linked_lesson(nb, folder, ctx):
+    """``submitted/<student>/<lesson>`` is a link to another student's submission."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.symlink_to(Path(ctx["root"]) / "submitted" / "honest" / LESSON)
+
+
+def linked_student(nb, folder, ctx):
+    """``submitted/<student>`` is a link to another student's folder."""
+    folder.parent.parent.mkdir(parents=True, exist_ok=True)
+    folder.parent.symlink_to(Path(ctx["root"]) / "submitted" / "honest")
+
+
+def bad_file_name(nb, folder, ctx):
+    _write(nb, folder)
+    with open(os.path.join(os.fsencode(folder), b"notes-\xff\xfe.txt"), "w") as f:
+        f.write("a name that is not UTF-8")
+
+
+def link_inside(nb, folder, ctx):
+    _write(nb, folder)
+    os.symlink(ctx["victim"], folder / "data.txt")
+
+
+def forged_timestamp(nb, folder, ctx):
+    _write(nb, folder)
+    (folder / "timestamp.txt").write_text("2001-01-01 00:00:00.000000 UTC")
+
+
+def junk_notebook(nb, folder, ctx):
+    _write(nb, folder)
+    (folder / "scratch.ipynb").write_text("{not a notebook")
+
+
+def many_cells(nb, folder, ctx):
+    nb.cells += [new_code_cell("pass") for _ in range(50_000)]
+    _write(nb, folder)
+
+
+def script_in_feedback(nb, folder, ctx):
+    """Markup that would run script in the feedback page an instructor opens."""
+    cell = _cell(nb, "standardize")
+    cell.source += ("\n\nfrom IPython.display import HTML, Javascript, display\n"
+                    "display(HTML('<img src=x onerror=\"alert(1)\"><svg onload=\"alert(2)\"></svg>'))\n"
+                    "display(Javascript('alert(3)'))")
+    nb.cells.insert(0, new_markdown_cell("<script>alert('xss')</script> [click](javascript:alert(4))"))
+    nb.cells[0].id = "cell-md"
+    _write(nb, folder)
+
+
 def big_file(nb, folder, ctx):
     _write(nb, folder)
     with open(folder / "weights.bin", "wb") as f:  # sparse: 1 GB long, no disk used
@@ -190,6 +256,34 @@ ATTACKS = {
     "corrupt_json": (corrupt, STANDARDIZE + DOUBLE, "not a readable notebook"),
     "missing_notebook": (missing, STANDARDIZE + DOUBLE, "missing"),
     "big_file": (big_file, (), "file ignored"),
+    # links the kernel plants where root later writes or changes permissions (nbgrader writes <lesson>.ipynb
+    # and chmods every file of its output folder); they must stay links in a folder nobody reads
+    "link_planted": (in_double(
+        "import os\nfor _name, _target in [('{lesson}.ipynb', '{outside}'), ('victim.txt', '{victim}'),\n"
+        "                       ('gradebook.db', '{root}/gradebook.db'), ('fifo', None)]:\n"
+        "    try:\n        os.mkfifo(_name) if _target is None else os.symlink(_target, _name)\n"
+        "    except OSError:\n        pass"), (), ""),
+    "linked_lesson": (linked_lesson, STANDARDIZE + DOUBLE, "symbolic link; not graded"),
+    "linked_student": (linked_student, STANDARDIZE + DOUBLE, "symbolic link; not graded"),
+    "bad_file_name": (bad_file_name, (), "not valid UTF-8; ignored"),
+    "link_inside": (link_inside, (), "data.txt: symbolic link; ignored"),
+    "forged_timestamp": (forged_timestamp, (), "timestamp.txt: ignored"),
+    "test_not_graded": (meta_changed(lambda m: m.update(grade=False)), STANDARDIZE, "metadata"),
+    "test_as_solution": (meta_changed(lambda m: m.update(solution=True)), STANDARDIZE, "metadata"),
+    "test_more_points": (meta_changed(lambda m: m.update(points=100)), STANDARDIZE, "metadata"),
+    "unknown_graded_cell": (unknown_graded_cell, (), "the lesson does not have"),
+    "print_hidden_encoded": (in_double(
+        "import base64\n_src = '\\n'.join(_ih)\nprint('B64:' + base64.b64encode(_src.encode()).decode())\n"
+        "print('REV:' + _src[::-1])"), (), ""),  # feedback must carry neither
+    "script_in_feedback": (script_in_feedback, (), ""),
+    "host_socket": (in_double("import socket\n_s = socket.socket(socket.AF_UNIX)\n_s.settimeout(3)\n"
+                              "_s.connect('{socket}')\n_s.sendall(b'hello')"), DOUBLE, "FileNotFoundError"),
+    "other_course_copy": (in_double("print(open('{copy}').read()[:100])"), DOUBLE, "FileNotFoundError"),
+    "fork_bomb": (in_double("import os, time\n_n = 0\ntry:\n    for _n in range(5000):\n"
+                            "        if os.fork() == 0:\n            time.sleep(120)\n            os._exit(0)\n"
+                            "finally:\n    print('forked', _n)"), DOUBLE, "BlockingIOError"),
+    "many_cells": (many_cells, STANDARDIZE + DOUBLE, "50006 cells"),
+    "junk_notebook": (junk_notebook, (), "not a notebook of this lesson"),
 }
 
 HONEST = {
