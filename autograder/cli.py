@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-limit", type=int, default=4096, metavar="MB", help="MiB per kernel (4096)")
     p.add_argument("--output-limit", type=int, default=1_000_000, metavar="BYTES",
                    help="bytes of output per notebook (1000000)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help=(
+        "execute the notebooks on the workers of this dask.distributed cluster (e.g. tcp://10.0.0.5:8786) "
+        "instead of --jobs processes here; this process still records every result"))
     p.add_argument("--timestamps", metavar="CSV", help=(
         "submission times (columns student_id, lesson, timestamp), e.g. from your LMS: the only source of a "
         "submission's time; a timestamp.txt inside a submission is ignored"))
@@ -51,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("feedback", help="per-student HTML feedback without hidden-test source (feedback/)")
     p.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. 00 or 00_inputs (default: all)")
     p.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+
+    p = verbs.add_parser("report", help="the class report: score distributions, cells most often failed, "
+                         "named mistakes per exercise (reports/report.html and CSV)")
+    p.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. 00 or 00_inputs (default: all)")
+    p.add_argument("--out", default=None, help="folder for report.html, cells.csv, mistakes.csv (default: reports/)")
 
     p = verbs.add_parser("export", help="grades as CSV: a column per lesson and per test cell, and totals")
     p.add_argument("--to", default="grades.csv", help="the CSV file to write (default: grades.csv)")
@@ -90,12 +98,18 @@ def main(argv: list[str] | None = None) -> int:
             limits = Limits(wall_seconds=args.time_limit, memory_mb=args.memory_limit,
                             output_bytes=args.output_limit, sandbox="none" if args.no_sandbox else "bwrap")
             grade(root, args.lessons, jobs=args.jobs, force=args.force, limits=limits, progress=not args.quiet,
-                  students=args.student, timestamps=args.timestamps and Path(args.timestamps))
+                  students=args.student, timestamps=args.timestamps and Path(args.timestamps),
+                  scheduler=args.scheduler)
             return 0  # every submission has its result, a broken one zero with a reason
         if args.verb == "feedback":
             from .feedback import feedback
 
             return 0 if feedback(root, args.lessons, students=args.student) else 1
+        if args.verb == "report":
+            from .report import report
+
+            report(root, args.lessons, out=args.out)
+            return 0
         if args.verb == "export":
             from .export import export
 

@@ -83,14 +83,16 @@ def load_config(root: Path):
     return PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
 
 
-def api(root: Path):
-    """nbgrader's ``NbGraderAPI`` for the course at ``root``, configured by its ``nbgrader_config.py``
-    (which sets the course root to its own folder, so a copied course is self-contained)."""
+def api(root: Path, overrides: dict | None = None):
+    """nbgrader's ``NbGraderAPI`` for the course at ``root``, configured by its ``nbgrader_config.py`` (which sets
+    the course root to its own folder, so a copied course is self-contained) and ``overrides`` on top."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
 
     _venv_on_path()
     config = load_config(root)
+    config.merge(Config(overrides or {}))
     # The API lists the (unused) exchange at start-up; keep that out of the instructor's terminal.
     logging.getLogger("NbGraderAPI").setLevel(logging.ERROR)
     with contextlib.redirect_stderr(io.StringIO()):

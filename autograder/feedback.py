@@ -71,10 +71,14 @@ def _preprocessor_class():
         source_dir = Unicode("", help="the course's solutions/ folder (absolute)").tag(config=True)
 
         def preprocess(self, nb, resources):
+            from .checks._core import DIAGNOSIS_MIME
+
             meta = resources["nbgrader"]
             hidden = hidden_tests(Path(self.source_dir) / meta["assignment"] / f"{meta['notebook']}.ipynb")
             reached = False
             for cell in nb.cells:
+                if cell.cell_type == "code":  # the report's machine-readable diagnoses are not for the page
+                    cell.outputs = [o for o in cell.outputs if DIAGNOSIS_MIME not in o.get("data", {})]
                 grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
                 if grade_id in hidden or BEGIN in cell.source:
                     cell.source = strip_hidden(cell.source)
@@ -153,7 +157,7 @@ def feedback(root: Path, names: list[str] | None = None, students: list[str] | N
     from nbconvert.preprocessors.sanitize import SanitizeHTML
     from nbgrader.preprocessors import GetGrades
 
-    from .grade import nbgrader_api
+    from .gradebook import nbgrader_api
 
     warnings.filterwarnings("ignore", message=".*not in session.*")
     chosen = resolve(root, names)

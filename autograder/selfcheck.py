@@ -44,7 +44,8 @@ def grade_copies(root: Path, lesson: str, submissions: dict[str, Path], scratch:
         dest = scratch / "submitted" / student / lesson
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copy(notebook, dest / f"{lesson}.ipynb")
-    nbgrader = api(scratch)
+    # its own SQLite gradebook, whatever the course's db_url (a PostgreSQL gradebook is never touched)
+    nbgrader = api(scratch, {"CourseDirectory": {"db_url": f"sqlite:///{scratch / 'gradebook.db'}"}})
     check_result(nbgrader.generate_assignment(lesson, force=True, create=True), f"preparing {lesson}")
     scores = {}
     for student in submissions:

@@ -11,117 +11,22 @@ import random
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from attacks import ATTACKS, HONEST, LESSON, POINTS, lesson
+from attacks import ATTACKS, HONEST, LESSON, POINTS
 from autograder.course import api, check_result
-from autograder.grade import STUDENT_TABLES, Limits, grade, gradebook_snapshot, prepare_lesson, read_journal
+from autograder.grade import STUDENT_TABLES, grade, gradebook_snapshot, prepare_lesson, read_journal
 from autograder.sandbox import bwrap_available
+from classroom import HOST, LIMITS, ROOT, cell_reasons, db, make_course, snapshot
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not bwrap_available(), reason="bwrap (bubblewrap) is not installed")]
-# Short enough to keep the run short, long enough for a busy 2-core CI machine (a cell that imports torch).
-LIMITS = Limits(wall_seconds=150, cell_seconds=30, memory_mb=3072, output_bytes=1_000_000)
-
-
-#: What hostile submissions aim at outside the course: a file only root may read, a host socket, another copy of
-#: the course (outside /tmp, /root and /home, which the box always hid).
-HOST = {"victim": Path(tempfile.gettempdir()) / f"nlg-victim-{os.getpid()}.txt",
-        "socket": Path("/run") / f"nlg-test-{os.getpid()}.sock",
-        "copy": Path("/srv") / f"nlg-copy-{os.getpid()}" / "solutions" / LESSON / f"{LESSON}.ipynb"}
-
-
-def make_course(folder: Path, students: dict) -> Path:
-    """A course with the attack lesson and ``students`` (id -> builder) in ``submitted/``."""
-    (folder / "solutions" / LESSON).mkdir(parents=True)
-    shutil.copy(ROOT / "nbgrader_config.py", folder / "nbgrader_config.py")
-    nbformat.write(lesson(), folder / "solutions" / LESSON / f"{LESSON}.ipynb")
-    ctx = {"root": str(folder), "lesson": LESSON, "outside": str(folder.parent / "outside.txt")}
-    ctx.update({k: str(v) for k, v in HOST.items()})
-    for student in sorted(students, key=lambda s: s.startswith("linked")):  # links point at honest's folder
-        students[student](lesson(), folder / "submitted" / student / LESSON, ctx)
-    return folder
-
-
-def serial_nbgrader(folder: Path) -> dict:
-    """Plain nbgrader, one notebook after another: the reference result."""
-    nbgrader = api(folder)
-    release = folder.parent / f"{folder.name}-release"
-    nbgrader.coursedir.release_directory = str(release)
-    check_result(nbgrader.generate_assignment(LESSON, force=True, create=True), "generate")
-    for student in sorted(p.name for p in (folder / "submitted").iterdir()):
-        check_result(nbgrader.autograde(LESSON, student, force=True, create=True), f"autograde {student}")
-    return gradebook_snapshot(nbgrader.coursedir.db_url)
-
-
-def snapshot(folder: Path, skip=("autograded", "gradebook.db", "feedback")) -> dict:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.read_bytes() if p.stat().st_size < 1 << 24 else b"")
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.relative_to(folder).parts[0] not in skip}
-
-
-def db(folder: Path) -> str:
-    return f"sqlite:///{folder}/gradebook.db"
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    return serial_nbgrader(make_course(tmp_path_factory.mktemp("serial") / "course", HONEST))
-
-
-class HostSocket:
-    """A Unix socket on the host, open to everyone (mode 0666), counting the connections it gets."""
-
-    def __init__(self, path: Path):
-        self.path, self.connections = path, 0
-        path.unlink(missing_ok=True)
-        self.server = socket.socket(socket.AF_UNIX)
-        self.server.bind(str(path))
-        os.chmod(path, 0o666)
-        self.server.listen()
-        self.server.settimeout(0.2)
-        self.running = True
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while self.running:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self):
-        self.running = False
-        self.thread.join()
-        self.server.close()
-        self.path.unlink(missing_ok=True)
-
-
-@pytest.fixture(scope="module")
-def host():
-    """The host's things the attacks aim at, made before grading and removed after."""
-    HOST["victim"].write_text("only root may read this")
-    os.chmod(HOST["victim"], 0o600)
-    HOST["copy"].parent.mkdir(parents=True)
-    nbformat.write(lesson(), HOST["copy"])
-    server = HostSocket(HOST["socket"])
-    yield server
-    server.close()
-    HOST["victim"].unlink(missing_ok=True)
-    shutil.rmtree(HOST["copy"].parents[2], ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -134,18 +39,6 @@ def attacked(tmp_path_factory, host):
     lines = []
     summary = grade(course, [LESSON], jobs=2, limits=LIMITS, progress=False, log=lines.append)
     return course, before, summary, lines
-
-
-def cell_reasons(course: Path, student: str) -> str:
-    """The recorded reasons: the journal, and the error outputs of the autograded notebook."""
-    text = " ".join(read_journal(course, LESSON, student)["reasons"])
-    path = course / "autograded" / student / LESSON / f"{LESSON}.ipynb"
-    if path.exists():
-        for cell in nbformat.read(path, as_version=4).cells:
-            for out in cell.get("outputs", []):
-                if out.get("output_type") == "error":
-                    text += f" {out.ename}: {out.evalue}"
-    return text
 
 
 def test_honest_students_graded_exactly_as_serial_nbgrader(attacked, reference):
@@ -312,7 +205,7 @@ def workers_of(course: Path) -> list[int]:
             ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if (b"autograder.grade\0--serve" in cmdline or b"/rt/k.json" in cmdline) and (
+        if (b"autograder.worker\0--serve" in cmdline or b"/rt/k.json" in cmdline) and (
                 ppid == 1 or not Path(f"/proc/{ppid}").exists()):
             found.append(int(proc.name))
     return found
