@@ -17,6 +17,7 @@ sandboxed kernel, which is the real boundary.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
@@ -88,22 +89,52 @@ def mistake(key: str, layer: str, name: str, fix: str) -> Mistake:
     return CATALOGUE[key]
 
 
-class CheckFailure(AssertionError):
-    """A failed check; ``mistake`` is the catalogue key when the failure was recognised."""
+#: The MIME type of the diagnosis a failed check leaves in the notebook for ``python -m autograder report``.
+DIAGNOSIS_MIME = "application/vnd.normlab.check+json"
 
-    def __init__(self, message: str, mistake: str | None = None):
+
+class CheckFailure(AssertionError):
+    """A failed check; ``mistake`` is the catalogue key when the failure was recognised, ``subject`` what was
+    checked (as the message names it)."""
+
+    def __init__(self, message: str, mistake: str | None = None, subject: str | None = None):
         super().__init__(message)
         self.mistake = mistake
+        self.subject = subject
 
     def _render_traceback_(self) -> list[str]:
         """What IPython shows for this failure: the message without the checker's frames (see ``_traceback``).
-        Never raises: where rendering fails, IPython would send no error output at all, only a note on stderr."""
+        Never raises: where rendering fails, IPython would send no error output at all, only a note on stderr.
+
+        IPython calls this when the failure ends a cell -- not for the failures a check catches itself and
+        retries or re-raises under another diagnosis -- so it is where the diagnosis is published; once, as
+        IPython calls it again to store the traceback in its history."""
+        if not self.__dict__.get("_published"):
+            self._published = True
+            publish_diagnosis(self)
         try:
             from ._traceback import render
 
             return render(self)
         except Exception:  # noqa: BLE001 - any problem here must still show the failure
             return [f"{type(self).__name__}: {self}"]
+
+
+def publish_diagnosis(failure: CheckFailure) -> None:
+    """Leave ``{"mistake": key or null, "subject": ...}`` in the cell as a display_data output of type
+    ``DIAGNOSIS_MIME`` only: nbgrader keeps it in the graded notebook, where ``python -m autograder report``
+    counts the catalogue keys. No text/plain fallback: JupyterLab has no renderer for the type and shows nothing
+    (nbconvert's HTML shows nothing either), so the learner sees the failure once, as before. Grading reads only
+    error and stderr outputs, so this changes no score. Outside IPython it does nothing."""
+    try:
+        ipython = sys.modules.get("IPython")
+        if ipython is None or ipython.get_ipython() is None:
+            return
+        from IPython.display import publish_display_data
+
+        publish_display_data({DIAGNOSIS_MIME: {"mistake": failure.mistake, "subject": failure.subject}})
+    except Exception:  # noqa: BLE001 - the report loses one diagnosis; the learner's failure still shows
+        pass
 
 
 def fail(subject: str, case: str, problem: str, mistake_key: str | None = None,
@@ -117,7 +148,7 @@ def fail(subject: str, case: str, problem: str, mistake_key: str | None = None,
     if mistake_key is not None:
         m = CATALOGUE[mistake_key]
         lines.append(f"Likely mistake: {m.name}. Fix: {m.fix}")
-    failure = CheckFailure("\n".join(lines), mistake_key)
+    failure = CheckFailure("\n".join(lines), mistake_key, subject)
     if cause is not None:
         failure.__cause__ = cause  # as `raise ... from cause`; assigning None would hide an implicit context
     raise failure
