@@ -4,7 +4,7 @@
 
 Each notebook executes in a fresh kernel (nbclient) from its own folder; a last cell added to the
 executed copy reports the kernel's peak resident memory (``ru_maxrss``). Targets on 2 CPU cores: each
-notebook <= 60 s (lesson 08 <= 120 s), the whole course <= 8 minutes, peak memory <= 2 GB.
+notebook <= 60 s (lesson 08 <= 120 s), the whole course <= 125 s, peak memory <= 2 GB.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from autograder.course import lessons, resolve, source_notebook  # noqa: E402
 PEAK_CELL = "import resource as _r; print('__PEAK_KB__', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
 BUDGET_S = {"08": 120}
 DEFAULT_BUDGET_S = 60
+COURSE_BUDGET_S = 125  # half of what course-v3's 07_batchnorm notebook takes on the same machine
 
 
 def run(path: Path, timeout: int = 900) -> tuple[float, float, str | None]:
@@ -70,13 +71,14 @@ def main(argv=None) -> int:
         total += seconds
         rows.append((lesson, seconds, peak, budget, "ok" if within else (error or "over budget")))
         print(f"{lesson:<22} {seconds:7.1f} s  {peak:7.0f} MB  (budget {budget} s)  {rows[-1][-1]}", flush=True)
-    print(f"{'total':<22} {total:7.1f} s  (budget 480 s)  {'ok' if total <= 480 else 'over budget'}")
+    print(f"{'total':<22} {total:7.1f} s  (budget {COURSE_BUDGET_S} s)  "
+          f"{'ok' if total <= COURSE_BUDGET_S else 'over budget'}")
     if args.markdown:
         print("\n| lesson | wall time (s) | peak memory (MB) | budget (s) |\n| --- | --- | --- | --- |")
         for lesson, seconds, peak, budget, _ in rows:
             print(f"| {lesson} | {seconds:.0f} | {peak:.0f} | {budget} |")
-        print(f"| **total** | {total:.0f} | | 480 |")
-    return 0 if ok and total <= 480 else 1
+        print(f"| **total** | {total:.0f} | | {COURSE_BUDGET_S} |")
+    return 0 if ok and total <= COURSE_BUDGET_S else 1
 
 
 if __name__ == "__main__":
