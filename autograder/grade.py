@@ -162,8 +162,12 @@ def _temporary_files_in(folder: Path):
 
 
 def _remove_abandoned_scratch() -> None:
-    """Scratch folders (``nlg-<pid>-*``) of graders killed before their clean-up: their process is gone."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+    """Scratch folders (``nlg-<pid>-*``) of graders, workers and kernels killed before their clean-up: their
+    process is gone. In the temporary folder, and in the short one that kernels' sockets may use."""
+    from .sandbox import SHORT_DIR
+
+    folders = {*Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"), *Path(SHORT_DIR).glob(f"{SCRATCH_PREFIX}*-*")}
+    for folder in folders:
         try:
             if folder.stat().st_uid != os.getuid():
                 continue

@@ -56,6 +56,9 @@ SYSTEM_DIRS = ("/usr", "/etc", "/sys/devices/system/cpu")
 #: ``/etc/passwd``, so the process limit (``RLIMIT_NPROC`` counts a user's processes and threads) is its own
 #: and a fork bomb in one kernel cannot starve the kernel graded beside it.
 KERNEL_UID = 2_100_000_000
+#: A Unix socket's path holds at most 107 bytes; the kernel's are ``<runtime folder>/k-<number>``. A deeper
+#: runtime folder (a long TMPDIR) is replaced by one in ``SHORT_DIR``, named so that a killed grader's is found.
+SOCKET_DIR_MAX, SHORT_DIR = 90, "/tmp"
 MAX_PROCESSES = 256  # processes and threads of one kernel (an honest one uses about 20)
 
 
@@ -194,7 +197,10 @@ class SandboxedExecute(Execute):
         Path(self.runtime_dir).mkdir(parents=True, exist_ok=True)
         box = Path(tempfile.mkdtemp(prefix="box-", dir=self.runtime_dir))
         self._work, self._runtime = box / "work", box / "rt"
-        self._runtime.mkdir()
+        if len(str(self._runtime)) > SOCKET_DIR_MAX:  # the kernel's sockets would not fit: a short folder instead
+            self._runtime = Path(tempfile.mkdtemp(prefix=f"nlg-{os.getpid()}-rt-", dir=SHORT_DIR))
+        else:
+            self._runtime.mkdir()
         _copy_plain_files(source, self._work)
         os.chmod(self._runtime, 0o777)
         if self.sandbox == "bwrap":
@@ -220,6 +226,7 @@ class SandboxedExecute(Execute):
         finally:
             metadata["path"] = str(source)
             shutil.rmtree(box, ignore_errors=True)  # unlinks what the kernel left, follows no link
+            shutil.rmtree(self._runtime, ignore_errors=True)
         self._report(nb)
         return nb, resources
 

@@ -62,7 +62,8 @@ def execute(job: dict) -> dict:
 
     limits = Limits(**job["limits"])
     base = tempfile.gettempdir()
-    scratch = Path(tempfile.mkdtemp(prefix="nlg-w-", dir=base if os.path.isdir(base) else "/tmp"))  # a stale TMPDIR
+    scratch = Path(tempfile.mkdtemp(prefix=f"nlg-{os.getpid()}-w-",  # found and removed if this process is killed
+                                    dir=base if os.path.isdir(base) else "/tmp"))  # (a stale TMPDIR)
     uid = _kernel_uid()
     try:
         course, submitted, executed = scratch / "course", scratch / "submitted", scratch / "executed"
