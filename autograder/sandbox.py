@@ -11,7 +11,7 @@ The kernel is started as ``bwrap ... -- python -I -c LAUNCHER LIMITS -- python -
   runtime folder (there is no network, not even the host's loopback). Both are deleted when it ends, and
   nothing in them is ever opened by the grader: nbgrader's own output folder is never in the box.
 * the launcher then applies resource limits (address space, file size, processes and threads, open files,
-  no core files), drops to an unprivileged user of its own (``KERNEL_UID + slot``) when started as root,
+  no core files), drops to an unprivileged user of its own (see ``KERNEL_UID``) when started as root,
   and ``exec``s the kernel.
 * on the grader's side, :class:`SandboxedExecute` (nbgrader's ``Execute`` step) enforces a wall-time limit
   for the whole notebook and an output limit, kills the kernel on breach, and marks the cells that could
@@ -52,7 +52,8 @@ def python_dirs() -> list[str]:
 #: ``/var``, ``/srv``, ``/opt``, ``/home`` or ``/root`` (their sockets, and any other copy of the course, stay
 #: out of reach), and ``/sys`` only for the CPU description torch reads at import.
 SYSTEM_DIRS = ("/usr", "/etc", "/sys/devices/system/cpu")
-#: Each kernel runs as a user of its own (one per worker slot: ``KERNEL_UID + slot``), with no entry in
+#: Each kernel runs as a user of its own (``KERNEL_UID`` + the worker's pid x 64 + a slot: unique on the
+#: machine while it runs; see ``autograder.worker``), with no entry in
 #: ``/etc/passwd``, so the process limit (``RLIMIT_NPROC`` counts a user's processes and threads) is its own
 #: and a fork bomb in one kernel cannot starve the kernel graded beside it.
 KERNEL_UID = 2_100_000_000
