@@ -91,12 +91,10 @@ def grade(root: Path, names: list[str] | None = None, jobs: int | None = None, f
         validate_source(source_notebook(root, lesson))
     warnings.filterwarnings("ignore", message=".*not in session.*")
     lock = _lock(root)
-    if timestamps is not None:
-        read_timestamps(timestamps)  # a malformed file is the instructor's one-line error, before anything runs
+    times = read_timestamps(timestamps) if timestamps else {}  # malformed: a one-line error before anything runs
     start = time.perf_counter()
     all_jobs = [j for j in collect(root, chosen, log) if not students or j.student in students]
     lesson_fp = {lesson: lesson_fingerprint(root, lesson, limits) for lesson in chosen}
-    times = read_timestamps(timestamps) if timestamps else {}
     todo, skipped = [], []
     for job in all_jobs:
         job.timestamp = times.get((job.student, job.lesson), "")
