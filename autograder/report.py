@@ -28,8 +28,8 @@ from pathlib import Path
 
 from .checks._core import DIAGNOSIS_MIME
 from .course import CourseError, load_config, resolve, source_notebook
+from .journal import read_journal
 
-JOURNAL = ".journal"
 KEY = re.compile(r"[A-Za-z0-9_.-]{1,100}")  # what a catalogue key looks like; anything else is ignored
 TOP_FAILED = 5  # cells listed as most often failed, per lesson
 
@@ -139,15 +139,6 @@ def read_diagnoses(path: Path) -> dict[str, tuple[list[str], str]] | None:
     return out
 
 
-def read_journal(root: Path, lesson: str, student: str) -> dict:
-    """The grader's record of a submission (``autograded/.journal/<lesson>/<student>.json``), {} if none."""
-    try:
-        journal = json.loads((root / "autograded" / JOURNAL / lesson / f"{student}.json").read_text())
-        return journal if isinstance(journal, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def collect(gb, coursedir, root: Path, name: str) -> Lesson:
     """Everything the report shows about one lesson, from the gradebook and the graded notebooks."""
     from nbgrader.api import MissingEntry
@@ -178,6 +169,7 @@ def collect(gb, coursedir, root: Path, name: str) -> Lesson:
         student = sub.student_id
         lesson.totals[student] = sub.score
         journal = read_journal(root, name, student)
+        journal = journal if isinstance(journal, dict) else {}
         lesson.statuses[str(journal.get("status", "graded"))] += 1
         reasons = journal.get("reasons") if isinstance(journal.get("reasons"), list) else []
         why = _short(str(reasons[0]), 200) if reasons else "not run"
