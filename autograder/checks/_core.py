@@ -12,16 +12,24 @@ nothing. What this cannot stop: an answer that patches these private references 
 torch functions, inside the same kernel. Hidden tests therefore also re-import the checks from disk
 (``fresh_checks``) and the grader (``python -m autograder grade``) runs each submission in its own
 sandboxed kernel, which is the real boundary.
+
+An answer must also do its exercise itself: ``forbid_delegation`` and ``check_not_torch_layer`` (at the end of
+this module) fail an answer that hands the work to torch's own implementation or to the course's reference.
 """
 
 from __future__ import annotations
 
+import linecache
 import math
+import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 import torch
+from torch.overrides import TorchFunctionMode as _TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode as _TorchDispatchMode
 
 # ---------------------------------------------------------------------------------------------------------
 # Trusted primitives, captured at import time (before any answer cell can replace them).
@@ -301,3 +309,226 @@ def call(fn, subject: str, case: str, what: str, *args, **kwargs):
         raise
     except Exception as e:  # noqa: BLE001
         fail(subject, case, f"{what} raised {type(e).__name__}: {e}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Written by hand means written by hand: an answer that hands its exercise to torch's own implementation (a
+# norm function or kernel, a torch norm layer as base class or held inside) or to the course's references
+# scores zero on that exercise, with a message saying so. It is detected by what the answer *does* while the
+# check runs it, not by reading its source: each call into the learner's code runs inside
+# ``forbid_delegation``, which records
+#   * torch functions whose name is a normalization (``F.batch_norm``, ``torch.layer_norm``, ``F.rms_norm``,
+#     ``torch.ops.aten.native_group_norm``, ...), through a ``TorchFunctionMode``;
+#   * aten operators that are normalization kernels (``aten::native_batch_norm``, its backward,
+#     ``_native_batch_norm_legit*``, ``native_layer_norm``, ``native_group_norm``, ``cudnn_batch_norm``, ...)
+#     however they were reached (TorchScript, a C++ extension of torch), through a ``TorchDispatchMode``;
+#   * Python calls into the course's references (``autograder/references``) or torch's BN folding
+#     (``torch/nn/utils/fusion.py``), through ``sys.setprofile``, in the checks of the exercises they do;
+# and ``check_not_torch_layer`` rejects a class that derives from, or a module that holds, a torch norm layer
+# or a reference. Honest arithmetic (mean, var, var_mean, sqrt, rsqrt, sum, einsum, ...) triggers none of
+# these (tests/test_delegation.py proves both sides). The detection costs a few microseconds per aten
+# operator run inside the window (the dispatch mode; the function mode is nearly free); the checks open
+# windows only around the learner's own code, never around their references.
+_NORM_NAME = re.compile(r"(batch|layer|group|instance|rms)_norm")
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+_CHECKS_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_REFERENCES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "references") + os.sep
+_FunctionMode = _TorchFunctionMode
+_DispatchMode = _TorchDispatchMode
+_setprofile, _getprofile, _getframe = sys.setprofile, sys.getprofile, sys._getframe
+_issubclass = issubclass
+_named_modules = torch.nn.Module.named_modules
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What counts as delegation (one object, so that the tests can swap it to prove the checks coherent)."""
+
+    layers: tuple  # classes an answer may neither derive from nor hold
+    names: re.Pattern  # torch function and aten operator names that are normalizations
+    files: frozenset  # source files of Python code an answer may not run (compared with co_filename)
+    prefixes: tuple  # folders of such files
+    verdicts: dict  # cache: torch function or aten operator -> its label when forbidden, else None
+
+
+def _default_rules() -> _Rules:
+    from torch.nn.utils import fusion
+
+    layers = (torch.nn.modules.batchnorm._NormBase, torch.nn.LayerNorm, torch.nn.GroupNorm,
+              getattr(torch.nn, "RMSNorm", torch.nn.LayerNorm))
+    try:  # a copy of the course without the references (what learners receive) has nothing of them to forbid
+        from ..references.running_batchnorm import RunningBatchNorm as Reference
+    except ImportError:
+        Reference = None
+    if Reference is not None:
+        layers += (Reference,)
+    fusion_file = fusion.__file__
+    return _Rules(layers, _NORM_NAME, frozenset({fusion_file, os.path.abspath(fusion_file)}),
+                  (_REFERENCES_DIR,), {})
+
+
+_RULES = _default_rules()
+
+
+def _torch_label(func) -> str | None:
+    """``func``'s public name when it is a normalization (``torch.nn.functional.batch_norm``), else None."""
+    try:
+        return _RULES.verdicts[func]
+    except (KeyError, TypeError):
+        pass
+    if _isinstance(func, torch._ops.OpOverload):
+        name = func.name()  # "aten::native_batch_norm"
+        label = f"torch.ops.{name.replace('::', '.')}" if _RULES.names.search(name) else None
+    else:
+        name = getattr(func, "__name__", None) or ""
+        module = getattr(func, "__module__", None) or "torch"
+        if module.startswith("torch._ops."):
+            module = "torch.ops." + module[len("torch._ops."):]
+        label = f"{module}.{name}" if _type(name) is str and _RULES.names.search(name) else None
+    try:
+        _RULES.verdicts[func] = label
+    except TypeError:  # an unhashable callable: not cached
+        pass
+    return label
+
+
+def _learner_line(frame) -> str:
+    """`` (in forward: `return F.batch_norm(...)`)`` for the innermost frame outside torch and the checker."""
+    skip = (_TORCH_DIR, _CHECKS_DIR) + _RULES.prefixes
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(skip) and not filename.startswith("<frozen"):
+            text = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+            return f" (in {frame.f_code.co_name}: `{text}`)" if text else f" (in {frame.f_code.co_name})"
+        frame = frame.f_back
+    return ""
+
+
+class _FunctionSpy(_FunctionMode):
+    def __init__(self, guard):
+        super().__init__()
+        self.guard = guard
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        label = _torch_label(func)
+        if label is not None:
+            self.guard.record(f"calls {label}", _getframe(1))
+        return func(*args, **(kwargs or {}))
+
+
+class _DispatchSpy(_DispatchMode):
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Otherwise torch wraps __torch_dispatch__ in torch._dynamo.disable, whose first call imports dynamo,
+        # inductor and sympy (seconds, in a visible check) and whose every call costs a few microseconds.
+        return False
+
+    def __init__(self, guard):
+        super().__init__()
+        self.guard = guard
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        label = _torch_label(func)
+        if label is not None:
+            self.guard.record(f"runs torch's normalization kernel {label}", _getframe(1))
+        return func(*args, **(kwargs or {}))
+
+
+class forbid_delegation:
+    """Run the learner's code (the ``with`` body) and fail with ``mistake_key`` if it delegated (see above).
+
+    The failure comes when the body ends, whatever the body did (an answer that catches exceptions cannot hide
+    a call), and replaces any error of the body: delegation is what the learner must hear about first. ``who``
+    names the answer in the message ("your BatchNorm2d").
+
+    ``python_calls``: also watch Python calls into the references and torch's fusion (``sys.setprofile``), for
+    the exercises they could do (``RunningBatchNorm``, the fold); elsewhere the class checks suffice and the
+    profiler, which doubles the cost of the modes, is not paid. A Python profiler already installed (a
+    debugger's) is left alone; those calls are then not seen, everything else still is.
+    """
+
+    def __init__(self, subject: str, case: str, mistake_key: str, who: str, *, python_calls: bool = False):
+        self.subject, self.case, self.mistake_key, self.who = subject, case, mistake_key, who
+        self.python_calls = python_calls
+        self.found: str | None = None
+
+    def record(self, what: str, frame) -> None:
+        if self.found is None:
+            self.found = what + _learner_line(frame)
+
+    def _profile(self, frame, event, arg):
+        if event == "call" and self.found is None:
+            filename = frame.f_code.co_filename
+            if filename in _RULES.files or filename.startswith(_RULES.prefixes):
+                where = "torch.nn.utils.fusion" if filename in _RULES.files else "the course's reference"
+                self.record(f"runs {where} ({frame.f_code.co_qualname})", frame.f_back)
+
+    def __enter__(self):
+        self.found = None
+        self._modes = (_FunctionSpy(self), _DispatchSpy(self))
+        self._modes[0].__enter__()
+        try:
+            self._modes[1].__enter__()
+        except BaseException:
+            self._modes[0].__exit__(None, None, None)
+            raise
+        self._profiling = self.python_calls and _getprofile() is None
+        if self._profiling:
+            _setprofile(self._profile)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._profiling:
+            _setprofile(None)
+        self._modes[1].__exit__(exc_type, exc, tb)
+        self._modes[0].__exit__(exc_type, exc, tb)
+        if self.found is not None:
+            delegated(self.subject, self.case, f"{self.who} {self.found}", self.mistake_key)
+        return False
+
+
+def delegated(subject: str, case: str, problem: str, mistake_key: str) -> None:
+    """Raise the delegation failure, unlinked from whatever error the learner's code was raising."""
+    try:
+        fail(subject, case, f"{problem}. This exercise is to write that computation by hand, so it scores "
+             "zero while torch's implementation (or the course's reference) does the work.", mistake_key)
+    except CheckFailure as failure:
+        failure.__suppress_context__ = True
+        raise failure from None
+
+
+def _layer_name(cls) -> str:
+    name = getattr(cls, "__name__", "")
+    if getattr(torch.nn, name, None) is cls:
+        return f"torch.nn.{name}"
+    if cls.__module__.startswith("autograder.references") and cls in _RULES.layers:
+        return f"autograder.references.{name} (the course's reference)"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def check_not_torch_layer(answer, subject: str, case: str, mistake_key: str, who: str) -> None:
+    """Fail when the answer class derives from a torch norm layer (or a reference), or when the answer module
+    holds one among its submodules: either way torch's layer, not the learner's code, computes the result."""
+    forbidden = _RULES.layers
+    if not forbidden:
+        return
+    if _isinstance(answer, type):
+        if _issubclass(answer, forbidden):
+            # the first class of torch's (or the course's) in the answer's ancestry: nn.BatchNorm2d, not _NormBase
+            mro = [k for k in answer.__mro__ if _issubclass(k, forbidden)]
+            base = next((k for k in mro if k.__module__.startswith(("torch.", "autograder."))), mro[-1])
+            delegated(subject, case, f"{who} is a subclass of {_layer_name(base)}", mistake_key)
+        return
+    if not _isinstance(answer, torch.nn.Module):
+        return
+    for name, module in _named_modules(answer):
+        if _isinstance(module, forbidden):
+            holder = f"is an instance of {_layer_name(_type(module))}" if not name else \
+                f"holds an instance of {_layer_name(_type(module))} (self.{name})"
+            delegated(subject, case, f"{who} {holder}", mistake_key)
+
+
+def delegation_mistake(key: str, layer: str, fix: str) -> Mistake:
+    """Register the delegation mistake of one exercise (the name is shared, the fix says what to write)."""
+    return mistake(key, layer, "hands the work to torch's own implementation (or the course's reference) "
+                   "instead of writing it by hand", fix)

@@ -21,8 +21,10 @@ from ._core import (
     call,
     close,
     compare,
+    delegation_mistake,
     devices,
     fail,
+    forbid_delegation,
     generator,
     mistake,
     no_tf32,
@@ -60,6 +62,17 @@ for _key, _name, _fix in [
      "compute new tensors (x - mean, not x -= mean): the caller still owns x and autograd may need it."),
 ]:
     mistake(_key, LAYER, _name, _fix)
+delegation_mistake(
+    "bn_backward_delegates_to_torch", LAYER,
+    "compute forward and backward with tensor operations: in forward the batch mean, the biased variance and "
+    "x_hat (saved for backward), in backward the formulas for dx, dweight and dbias. F.batch_norm / "
+    "torch.batch_norm in forward, or torch's batch-norm backward kernel (torch.ops.aten.native_batch_norm_backward) "
+    "in backward, hand the exercise to torch.")
+_KEY = "bn_backward_delegates_to_torch"
+
+
+def _guard(Fn, subject, case):
+    return forbid_delegation(subject, case, _KEY, f"your {getattr(Fn, '__name__', 'answer')}")
 
 
 def _reference(x, weight, bias, eps):
@@ -140,7 +153,8 @@ def _case(Fn, N, C, dtype, eps, device, g, subject, thorough, modify_input=False
         case += ", input modified in place after forward"
     x, weight, bias, dy = _inputs(N, C, dtype, device, g)
     xa, wa, ba = (t.clone().requires_grad_(True) for t in (x, weight, bias))
-    y = call(Fn.apply, subject, case, f"{Fn.__name__}.apply(x, weight, bias, eps)", xa, wa, ba, eps)
+    with _guard(Fn, subject, case):
+        y = call(Fn.apply, subject, case, f"{Fn.__name__}.apply(x, weight, bias, eps)", xa, wa, ba, eps)
     if not close(xa, x, _EXACT):
         fail(subject, case, "forward changed the values of its input x.",
              "bn_backward_forward_modifies_input")
@@ -161,7 +175,10 @@ def _case(Fn, N, C, dtype, eps, device, g, subject, thorough, modify_input=False
         with torch.no_grad():
             xa.copy_(torch.randn(x.shape, generator=g, dtype=torch.float64).to(xa) * 3 + 1)
         try:
-            got = vjp(y, [xa, wa, ba], dy, allow_unused=True)
+            with _guard(Fn, subject, case):
+                got = vjp(y, [xa, wa, ba], dy, allow_unused=True)
+        except CheckFailure:
+            raise
         except RuntimeError as e:
             if "inplace" in str(e) or "in-place" in str(e):
                 return  # what torch does: ctx.save_for_backward noticed the modification
@@ -170,8 +187,11 @@ def _case(Fn, N, C, dtype, eps, device, g, subject, thorough, modify_input=False
             fail(subject, case, f"backward raised {type(e).__name__}: {e}")
     else:
         try:
-            got = call(vjp, subject, case, "backward", y, [xa, wa, ba], dy, allow_unused=True)
+            with _guard(Fn, subject, case):
+                got = call(vjp, subject, case, "backward", y, [xa, wa, ba], dy, allow_unused=True)
         except CheckFailure as failure:
+            if failure.mistake == _KEY:
+                raise
             # autograd itself rejects a dweight/dbias whose shape cannot be summed to (C,)
             if "invalid gradient at index 1" in str(failure) or "invalid gradient at index 2" in str(failure):
                 fail(subject, case, str(failure).split(": ", 1)[-1],
@@ -209,8 +229,9 @@ def _gradcheck_case(Fn, N, C, eps, g, subject):
     w = 0.5 + torch.rand(C, generator=g, dtype=torch.float64)
     b = torch.randn(C, generator=g, dtype=torch.float64)
     inputs = tuple(t.requires_grad_(True) for t in (x, w, b))
-    ok = call(_gradcheck, subject, case, "gradcheck", lambda x, w, b: Fn.apply(x, w, b, eps), inputs,
-              eps=1e-6, atol=1e-6, rtol=1e-4, raise_exception=False)
+    with _guard(Fn, subject, case):
+        ok = call(_gradcheck, subject, case, "gradcheck", lambda x, w, b: Fn.apply(x, w, b, eps), inputs,
+                  eps=1e-6, atol=1e-6, rtol=1e-4, raise_exception=False)
     if ok is not True:
         fail(subject, case, "the analytic gradients differ from finite differences.")
 

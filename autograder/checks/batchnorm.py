@@ -22,10 +22,16 @@ torch raises ``ValueError``; the lesson does not ask for that guard, so such inp
 as a pass nor as a failure). Nor the ``device``/``dtype`` factory arguments and the keyword-only ``bias``
 flag of recent torch versions, which are not part of the exercise's constructor.
 
-Visible (``thorough=False``): four CPU scenarios, deterministic (seed 0), about 12 steps, ~0.05 s.
-Hidden (``thorough=True``): 17 scenarios per device on fresh random inputs (both dtypes, every flag,
+Visible (``thorough=False``): five CPU scenarios, deterministic (seed 0), about 15 steps, ~0.05 s.
+Hidden (``thorough=True``): 19 scenarios per device on fresh random inputs (both dtypes, every flag,
 N = 1, 1x1 spatial size, channels_last / transposed / sliced memory, a loaded state_dict, three random
 scenarios), CUDA when present, and the layer trained inside a small nn.Sequential against torch's.
+Both levels include ``momentum=0.0``, with which torch's running statistics keep their values (a truth test
+such as ``momentum or ...`` takes it for None).
+
+Written by hand: the layer runs inside ``forbid_delegation`` (``_core``), so a layer that derives from or holds
+torch's batch norm, or calls ``F.batch_norm`` or a batch-norm kernel, fails at its first forward with
+``bn_delegates_to_torch`` -- torch's layers here are the reference, not the answer.
 """
 
 from __future__ import annotations
@@ -43,11 +49,14 @@ from ._core import (
     Tolerance,
     as_plain_tensor,
     call,
+    check_not_torch_layer,
     close,
     compare,
     construct,
+    delegation_mistake,
     devices,
     fail,
+    forbid_delegation,
     generator,
     max_error,
     mistake,
@@ -114,6 +123,10 @@ for _key, _name, _fix in [
     ("bn_num_batches_tracked_not_counted", "does not count num_batches_tracked",
      "add 1 to num_batches_tracked on every training forward that tracks running statistics (torch counts "
      "even when momentum is a number)."),
+    ("bn_momentum_zero_as_none", "treats momentum=0 as if no momentum were given (a truth test such as "
+     "`momentum or ...` or `if not momentum`)",
+     "test `momentum is None` (cumulative average), never the truth of momentum: momentum=0.0 is a valid "
+     "value with which the running statistics keep their current values (num_batches_tracked still counts)."),
     ("bn_momentum_none_not_cumulative", "does not implement momentum=None as a cumulative average",
      "when momentum is None use the factor 1 / num_batches_tracked (after adding this batch), so the "
      "running statistics are the plain average over all batches seen."),
@@ -152,6 +165,13 @@ for _key, _name, _fix in [
      "squeeze()."),
 ]:
     mistake(_key, LAYER, _name, _fix)
+delegation_mistake(
+    "bn_delegates_to_torch", LAYER,
+    "subclass nn.Module (not nn.BatchNorm1d/2d or torch's _BatchNorm/_NormBase), hold no torch norm layer, and "
+    "compute the normalization with tensor operations: the batch mean and biased variance (x.mean, "
+    "x.var(unbiased=False) or torch.var_mean), (x - mean) / torch.sqrt(var + eps), then weight and bias; update "
+    "your own running buffers. F.batch_norm, torch.batch_norm and nn.BatchNorm1d/2d are what the check "
+    "compares your layer with.")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -256,6 +276,21 @@ class one_thread:
         return False
 
 
+def who(answer) -> str:
+    """The answer as messages name it: "your BatchNorm2d"."""
+    return f"your {getattr(answer, '__name__', 'answer')}"
+
+
+class _no_guard:
+    """A ``with`` that does nothing (where the same code runs the reference instead of the answer)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 def describe_shape(shape) -> str:
     names = {2: "N C", 3: "N C L", 4: "N C H W"}[len(shape)].split()
     return " ".join(f"{n}={s}" for n, s in zip(names, shape))
@@ -298,7 +333,8 @@ class Flaw:
     unbiased: bool = False  # normalizes with the unbiased batch variance
     denom: str = "sqrt"  # "sqrt_plus_eps": sqrt(var) + eps; "none": var + eps
     axes: str = "batch"  # "sample" (over C, L/H, W), "sample_channel" (spatial only), "batch_only" (dim 0)
-    momentum: str = "torch"  # "keras"; with momentum=None: "none_as_default" (0.1), "none_off_by_one"
+    momentum: str = "torch"  # "keras"; with momentum=None: "none_as_default" (0.1), "none_off_by_one";
+    #                          with momentum=0: "zero_as_none" (cumulative), "zero_as_default" (0.1)
     biased_running: bool = False  # stores the biased variance in running_var
     update: str = "train"  # "never", "always" (also in eval)
     count: bool = True  # increments num_batches_tracked
@@ -317,6 +353,8 @@ FLAWS: dict[str, list[Flaw]] = {
     "bn_batch_of_one_uses_running_stats": [Flaw(one_sample_eval=True)],
     "bn_eps_ignored": [Flaw(eps=1e-5)],
     "bn_momentum_none_not_cumulative": [Flaw(momentum="none_as_default"), Flaw(momentum="none_off_by_one")],
+    # before Keras: with momentum=0 both replace the running statistics by the first batch's
+    "bn_momentum_zero_as_none": [Flaw(momentum="zero_as_none"), Flaw(momentum="zero_as_default")],
     "bn_keras_momentum": [Flaw(momentum="keras")],
     "bn_running_var_biased": [Flaw(biased_running=True)],
     "bn_num_batches_tracked_not_counted": [Flaw(count=False)],
@@ -390,8 +428,11 @@ def model_step(x: torch.Tensor, st: State, cfg: Config, training: bool, fl: Flaw
             if not fl.biased_running:
                 batch_var = batch_var * n / (n - 1)
             nbt += 1 if fl.count else 0
-            if cfg.momentum is not None:
-                f = cfg.momentum
+            momentum = cfg.momentum
+            if momentum == 0 and fl.momentum in ("zero_as_none", "zero_as_default"):
+                momentum = None if fl.momentum == "zero_as_none" else 0.1
+            if momentum is not None:
+                f = momentum
             elif fl.momentum == "none_as_default":
                 f = 0.1
             elif fl.momentum == "none_off_by_one":
@@ -482,12 +523,14 @@ def _visible(dim: int) -> list[Scenario]:
             _s((2, 3, 4, 6), "TTE", momentum=None),
             _s((3, 3, 4, 5), "TE", affine=False, track_running_stats=False),
             _s((2, 4, 3, 3), "ET", load=True),
+            _s((3, 3, 2, 4), "TTE", momentum=0.0),
         ]
     return [
         _s((8, 4), "TTTE"),
         _s((4, 3, 6), "TTE", momentum=None),
         _s((6, 3), "TE", affine=False, track_running_stats=False),
         _s((5, 4, 3), "ET", load=True),
+        _s((6, 3), "TTE", momentum=0.0),
     ]
 
 
@@ -507,6 +550,8 @@ def _thorough(dim: int, g: torch.Generator) -> list[Scenario]:
             _s((3, 3, 4, 6), "TE", layout="transposed"),
             _s((3, 2, 3, 5), "TE", _F64, layout="sliced"),
             _s((3, 5, 2, 3), "ETTE", load=True, momentum=None),
+            _s((4, 3, 3, 4), "TTTE", momentum=0.0),
+            _s((3, 2, 4, 3), "ETE", _F64, load=True, momentum=0.0),
             _s((6, 16, 8, 8), "TE"),
         ]
     else:
@@ -524,6 +569,8 @@ def _thorough(dim: int, g: torch.Generator) -> list[Scenario]:
             _s((4, 3, 6), "TE", layout="transposed"),
             _s((6, 3, 5), "TE", _F64, layout="sliced"),
             _s((6, 5), "ETTE", load=True, momentum=None),
+            _s((7, 3, 4), "TTTE", momentum=0.0),
+            _s((6, 4), "ETE", _F64, load=True, momentum=0.0),
             _s((32, 24), "TE"),
         ]
     return fixed + [_random_scenario(dim, g) for _ in range(3)]
@@ -629,11 +676,13 @@ class _Run:
 
     def __init__(self, cls, dim, sc: Scenario, device, g, subject, thorough):
         self.subject, self.sc, self.device, self.thorough = subject, sc, device, thorough
+        self.who = who(cls)
         self.cfg = Config.of(dict(sc.kwargs))
         C = sc.shape[1]
         args = ", ".join([str(C)] + [f"{k}={v}" for k, v in sc.kwargs])
         case = f"construction, {cls.__name__}({args})"
         self.layer = construct(cls, subject, case, C, **dict(sc.kwargs))
+        check_not_torch_layer(self.layer, subject, case, "bn_delegates_to_torch", self.who)
         _check_structure(self.layer, self.cfg, C, subject, case)
         self.ref = _REFERENCE[dim](C, **dict(sc.kwargs))
         self.desc = sc.describe(device)
@@ -696,8 +745,9 @@ class _Run:
             saved = self._snapshot()
             try:
                 self._step(self.layer, self.ref, x, gy, training, case, diagnose=True)
-            except CheckFailure:
-                if saved is not None and self._passes_contiguous(saved, x, gy, training, case):
+            except CheckFailure as e:
+                if e.mistake != "bn_delegates_to_torch" and saved is not None and \
+                        self._passes_contiguous(saved, x, gy, training, case):
                     fail(self.subject, case, "the layer gives a wrong result or raises on this memory "
                          "layout, but passes on the same values made contiguous.", "bn_assumes_contiguous")
                 raise
@@ -728,8 +778,11 @@ class _Run:
         xa = x.detach().requires_grad_(self.sc.grads)
         xr = x.detach().clone().requires_grad_(self.sc.grads)
         try:
-            ya = call(layer, subject, case, "forward", xa)
+            with forbid_delegation(subject, case, "bn_delegates_to_torch", self.who):
+                ya = call(layer, subject, case, "forward", xa)
         except CheckFailure as e:
+            if e.mistake == "bn_delegates_to_torch":
+                raise
             message = str(e)
             if cfg.momentum is None and "NoneType" in message and "has no attribute" not in message \
                     and "not subscriptable" not in message:  # arithmetic with momentum=None
@@ -777,7 +830,8 @@ class _Run:
         names = ["input"] + (["weight", "bias"] if self.cfg.affine else [])
         ours = [xa] + ([layer.weight, layer.bias] if self.cfg.affine else [])
         theirs = [xr] + ([ref.weight, ref.bias] if self.cfg.affine else [])
-        got = call(vjp, subject, case, "backward", ya, ours, gy, allow_unused=True)
+        with forbid_delegation(subject, case, "bn_delegates_to_torch", self.who):
+            got = call(vjp, subject, case, "backward", ya, ours, gy, allow_unused=True)
         want = vjp(yr, theirs, gy)
         for name, a, e in zip(names, got, want):
             if a is None:
@@ -826,6 +880,7 @@ def _model_check(cls, dim: int, g: torch.Generator, subject: str) -> int:
             kwargs = {} if m.momentum == 0.1 else {"momentum": m.momentum}
             case = f"{where}, construction"
             mine = construct(cls, subject, case, m.num_features, **kwargs)
+            check_not_torch_layer(mine, subject, case, "bn_delegates_to_torch", who(cls))
             call(mine.to, subject, case, "layer.to(torch.float64)", torch.float64)
             call(mine.load_state_dict, subject, case, "load_state_dict(strict=True)",
                  m.double().state_dict(), strict=True)
@@ -840,10 +895,14 @@ def _model_check(cls, dim: int, g: torch.Generator, subject: str) -> int:
         outputs = []
         for net in (reference, learner):
             call(net.train, subject, case, "model.train()")
-            out = call(net, subject, case, "the model's forward", x)
+            guard = forbid_delegation(subject, case, "bn_delegates_to_torch", who(cls)) if net is learner \
+                else _no_guard()
+            with guard:
+                out = call(net, subject, case, "the model's forward", x)
             loss = nn.functional.cross_entropy(out, target)
             params = list(net.parameters())
-            grads = call(_grad, subject, case, "the model's backward", loss, params)
+            with guard:
+                grads = call(_grad, subject, case, "the model's backward", loss, params)
             with torch.no_grad():  # plain SGD by hand: importing torch.optim costs a second (dynamo)
                 for p, dp in zip(params, grads):
                     p -= 0.2 * dp
@@ -853,8 +912,9 @@ def _model_check(cls, dim: int, g: torch.Generator, subject: str) -> int:
     for net in (reference, learner):
         net.eval()
     x = randn(shape, g, torch.float64)
-    compare(call(learner, subject, case, "the model's forward", x), reference(x), subject=subject, case=case,
-            what="model output")
+    with forbid_delegation(subject, case, "bn_delegates_to_torch", who(cls)):
+        out = call(learner, subject, case, "the model's forward", x)
+    compare(out, reference(x), subject=subject, case=case, what="model output")
     for i, (m, mine) in enumerate(zip(layers, theirs)):
         if isinstance(m, BN):
             for name in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
@@ -869,6 +929,7 @@ def _check(cls, dim: int, thorough: bool, seed: int | None) -> None:
     g = generator(0 if seed is None and not thorough else seed)
     if not isinstance(cls, type) or not issubclass(cls, _Module):
         fail(subject, "construction", f"expected a subclass of nn.Module, got {cls!r}.")
+    check_not_torch_layer(cls, subject, "definition", "bn_delegates_to_torch", who(cls))
     n = 0
     if thorough:
         targets = devices()

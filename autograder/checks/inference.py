@@ -9,6 +9,11 @@ misplaced eps or a missing square root shows).
 ``torch.nn.utils.fusion.fuse_conv_bn_eval`` / ``fuse_linear_bn_eval``: the folded layer's weight and bias,
 its output against conv -> bn in eval mode, its configuration (stride, padding, ...), and that the inputs
 were neither modified nor shared.
+
+Both functions must do the arithmetic themselves (``forbid_delegation``, ``_core``): ``batchnorm_inference``
+may not call a normalization function or kernel (``F.batch_norm``, an ``nn.BatchNorm`` layer, ...), and
+``fold_bn_into_conv`` may read the bn's tensors but neither run the bn (``bn(x)``, ``F.batch_norm``) nor call
+``torch.nn.utils.fusion``; the checks themselves use both as references.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from ._core import (
     call,
     close,
     compare,
+    delegation_mistake,
     devices,
     fail,
+    forbid_delegation,
     generator,
     mistake,
     no_tf32,
@@ -81,6 +88,22 @@ for _key, _layer, _name, _fix in [
      "kernel_size, stride, padding, dilation, groups, padding_mode."),
 ]:
     mistake(_key, _layer, _name, _fix)
+delegation_mistake(
+    "bn_inference_delegates_to_torch", "batchnorm_inference",
+    "compute (x - running_mean) / torch.sqrt(running_var + eps) * weight + bias with tensor operations, the "
+    "per-channel vectors shaped to broadcast along dimension 1; F.batch_norm(training=False) (or an "
+    "nn.BatchNorm layer loaded with these statistics) is the reference the check compares with.")
+delegation_mistake(
+    "fold_delegates_to_torch", "fold_bn_into_conv",
+    "compute the folded weight and bias yourself: scale = bn.weight / torch.sqrt(bn.running_var + bn.eps), the "
+    "conv's weight times scale along the output channels, (conv bias - running_mean) * scale + bn.bias. "
+    "Reading the bn's tensors is the point; torch.nn.utils.fusion (fuse_conv_bn_eval, fuse_conv_bn_weights, "
+    "fuse_linear_bn_eval, ...) is the reference, and running the bn (bn(x), F.batch_norm) hands the formula "
+    "to torch too.")
+
+
+def _who(fn) -> str:
+    return f"your {getattr(fn, '__name__', 'answer')}"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -144,8 +167,9 @@ def _inference_case(fn, shape, dtype, eps, layout, device, g, subject, thorough)
     x, rm, rv, w, b = (t.to(device=device, dtype=dtype) for t in (x, rm, rv, w, b))
     x = lay_out(x, layout)
     originals = [t.clone() for t in (x, rm, rv, w, b)]
-    y = call(fn, subject, case, "batchnorm_inference(x, running_mean, running_var, weight, bias, eps)",
-             x, rm, rv, w, b, eps)
+    with forbid_delegation(subject, case, "bn_inference_delegates_to_torch", _who(fn)):
+        y = call(fn, subject, case, "batchnorm_inference(x, running_mean, running_var, weight, bias, eps)",
+                 x, rm, rv, w, b, eps)
     for name, now, before in zip(("x", "running_mean", "running_var", "weight", "bias"), (x, rm, rv, w, b),
                                  originals):
         if not close(now, before, _EXACT):
@@ -284,7 +308,8 @@ def _fold_case(fold, kind, spec, bn_eps, dtype, device, g, subject, thorough) ->
     before = {f"{who}.{k}": v.detach().clone() for who, m in (("conv" if kind == "conv" else "linear", layer),
                                                              ("bn", bn)) for k, v in m.state_dict().items()}
     expected_layer = (_fuse_conv if kind == "conv" else _fuse_linear)(layer, bn)
-    folded = call(fold, subject, case, "fold_bn_into_conv(conv, bn)", layer, bn)
+    with forbid_delegation(subject, case, "fold_delegates_to_torch", _who(fold), python_calls=True):
+        folded = call(fold, subject, case, "fold_bn_into_conv(conv, bn)", layer, bn)
 
     # the inputs must be untouched and unshared
     after = {f"{who}.{k}": v for who, m in (("conv" if kind == "conv" else "linear", layer), ("bn", bn))
@@ -334,7 +359,8 @@ def _fold_case(fold, kind, spec, bn_eps, dtype, device, g, subject, thorough) ->
         folded64, x = folded, x.to(dtype)
     with torch.no_grad():
         want = _deepcopy(bn).double()(_deepcopy(layer).double()(x.double())).to(dtype)
-        got = call(folded64, subject, case, "the folded layer's forward", x)
+        with forbid_delegation(subject, case, "fold_delegates_to_torch", _who(fold), python_calls=True):
+            got = call(folded64, subject, case, "the folded layer's forward", x)
     compare(got.to(dtype) if _type(got) is torch.Tensor else got, want, subject=subject, case=case,
             what="folded layer output (vs conv -> bn in eval mode)")
 

@@ -13,6 +13,11 @@ parameter shapes, flags ignored, wrong initial values, missing errors) are diagn
 are non-contiguous or channels_last, and 2-D, 3-D and 5-D GroupNorm inputs, are in the hidden cases: an
 answer that only works for contiguous 4-D tensors is told so.
 
+Written by hand: the answer runs inside ``forbid_delegation`` (``_core``); a layer that derives from or holds a
+torch norm layer, or calls any normalization function or kernel (``F.layer_norm``, ``F.group_norm`` or
+``F.batch_norm`` on a reshaped input, ``torch.ops.aten.native_*_norm``, ...), fails at once with its exercise's
+``*_delegates_to_torch`` mistake.
+
 Deliberate leniency: InstanceNorm2d's ``num_batches_tracked`` buffer is optional (torch registers it when
 ``track_running_stats=True`` but never increments it), and its value is not compared.
 """
@@ -27,8 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._core import (
-    CheckFailure, Tolerance, call, close, compare, construct, devices, fail, generator, max_error, mistake,
-    no_tf32, passed, randn,
+    CheckFailure, Tolerance, call, check_not_torch_layer, close, compare, construct, delegation_mistake, devices,
+    fail, forbid_delegation, generator, max_error, mistake, no_tf32, passed, randn,
 )
 
 # Trusted references, captured before any answer cell runs.
@@ -39,7 +44,6 @@ _grad = torch.autograd.grad
 _torch_randint = torch.randint
 _no_grad = torch.no_grad
 _Module = nn.Module
-_TORCH_CLASSES = (nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm2d)
 _EXACT = Tolerance(rtol=0.0, atol=0.0)
 
 LN, IN, GN = "LayerNorm", "InstanceNorm2d", "GroupNorm"
@@ -97,6 +101,24 @@ mistake("gn_view_noncontiguous", GN, "forward fails on non-contiguous input (.vi
 mistake("gn_4d_only", GN, "forward works only for 4-D (N, C, H, W) input",
         "accept any (N, C, *) input: reshape to (N, G, -1) instead of naming dims 2 and 3")
 
+delegation_mistake("ln_delegates_to_torch", LN,
+                   "subclass nn.Module (not nn.LayerNorm), hold no torch norm layer, and compute each sample's mean "
+                   "and biased variance over the normalized dims with tensor operations (x.mean, "
+                   "x.var(unbiased=False), torch.sqrt); F.layer_norm and nn.LayerNorm are what the check compares "
+                   "with, and F.group_norm / F.batch_norm on a reshaped input are torch's normalization too")
+delegation_mistake("in_delegates_to_torch", IN,
+                   "subclass nn.Module (not nn.InstanceNorm2d), hold no torch norm layer, and compute each "
+                   "sample's per-channel mean and biased variance over (H, W) with tensor operations, and the "
+                   "running statistics in your own buffers; F.instance_norm and nn.InstanceNorm2d are what the "
+                   "check compares with, and F.batch_norm / F.group_norm on a reshaped input are torch's "
+                   "normalization too")
+delegation_mistake("gn_delegates_to_torch", GN,
+                   "subclass nn.Module (not nn.GroupNorm), hold no torch norm layer, and reshape to (N, G, -1) to "
+                   "compute each group's mean and biased variance with tensor operations; F.group_norm and "
+                   "nn.GroupNorm are what the check compares with, and F.batch_norm / F.layer_norm on a reshaped "
+                   "input are torch's normalization too")
+_DELEGATION = {LN: "ln_delegates_to_torch", IN: "in_delegates_to_torch", GN: "gn_delegates_to_torch"}
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Shared machinery.
@@ -153,12 +175,16 @@ def _lazy(models: dict[str, list[Model]], actual, x, params, g, which):
     return {key: make(fs) for key, fs in models.items()}
 
 
+def _who(answer) -> str:
+    return f"your {getattr(answer, '__name__', 'answer')}"
+
+
 def _build(cls, subject: str, case: str, *args, **kwargs):
+    check_not_torch_layer(cls, subject, case, _DELEGATION[subject], _who(cls))
     module = construct(cls, subject, case, *args, **kwargs)
     if not isinstance(module, _Module):
         fail(subject, case, f"{subject} should subclass nn.Module, got {type(module).__name__}.")
-    if isinstance(module, _TORCH_CLASSES):
-        fail(subject, case, f"the answer is torch's own {type(module).__name__}; write the layer yourself.")
+    check_not_torch_layer(module, subject, case, _DELEGATION[subject], _who(cls))
     return module
 
 
@@ -219,7 +245,9 @@ def _run_pass(subject, case, module, x, reference, models, g_out, *, noncontig_k
     params = dict(module.named_parameters())
     x_answer = x.detach().clone().requires_grad_(True)
     keep = x.detach().clone()
-    out = _forward(module, x_answer, subject, case, what, noncontig_key, lowdim_key)
+    who = _who(type(module))
+    with forbid_delegation(subject, case, _DELEGATION[subject], who):
+        out = _forward(module, x_answer, subject, case, what, noncontig_key, lowdim_key)
     _expect_unchanged(x_answer, keep, subject, case)
 
     x_ref = x.detach().clone().requires_grad_(True)
@@ -230,8 +258,9 @@ def _run_pass(subject, case, module, x, reference, models, g_out, *, noncontig_k
             mistakes=_lazy(models, out, x, values, g_out, "out"))
 
     names = sorted(params)
-    got = call(_grad, subject, case, "backward through the output", [out],
-               [x_answer] + [params[n] for n in names], [g_out], allow_unused=True)
+    with forbid_delegation(subject, case, _DELEGATION[subject], who):
+        got = call(_grad, subject, case, "backward through the output", [out],
+                   [x_answer] + [params[n] for n in names], [g_out], allow_unused=True)
     want = _grad([expected], [x_ref] + [p_ref[n] for n in names], [g_out], allow_unused=True)
     for name, a, e in zip(["x"] + names, got, want):
         label = "the gradient of the input" if name == "x" else f"the gradient of {name}"

@@ -29,8 +29,8 @@ from torch import nn
 
 from ..references.running_batchnorm import RunningBatchNorm as _Reference
 from ._core import (
-    CheckFailure, Tolerance, close, compare, construct, devices, fail, generator, max_error, mistake, no_tf32,
-    passed, randn,
+    CheckFailure, Tolerance, check_not_torch_layer, close, compare, construct, delegation_mistake, devices, fail,
+    forbid_delegation, generator, max_error, mistake, no_tf32, passed, randn,
 )
 
 SUBJECT = "RunningBatchNorm"
@@ -66,6 +66,22 @@ mistake("rbn_stats_no_grad", SUBJECT, "no gradient flows through this batch's sh
         "update sums and sqrs outside torch.no_grad(): this batch's s and ss enter them with weight mom1")
 mistake("rbn_bs1_no_error", SUBJECT, "a training batch of one sample is not refused with ValueError",
         "if bs < 2 in training, raise ValueError before touching any buffer (mom1 divides by sqrt(bs - 1))")
+delegation_mistake("rbn_delegates_to_torch", SUBJECT,
+                   "write the running sums, the debiasing and the normalization yourself with tensor operations: "
+                   "subclass nn.Module, not autograder.references.RunningBatchNorm (the reference the check "
+                   "compares with) nor a torch norm layer, and call neither them nor torch's normalization "
+                   "functions (F.batch_norm, ...)")
+_KEY = "rbn_delegates_to_torch"
+
+
+def _who(module) -> str:
+    cls = module if isinstance(module, type) else type(module)
+    return f"your {getattr(cls, '__name__', 'answer')}"
+
+
+def _guard(module, case):
+    """The window in which the learner's layer runs: no torch normalization, no reference (Python calls too)."""
+    return forbid_delegation(SUBJECT, case, _KEY, _who(module), python_calls=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -216,9 +232,11 @@ def _layout(x: torch.Tensor, layout: str) -> torch.Tensor:
 
 
 def _build(cls, case, nf, kwargs):
+    check_not_torch_layer(cls, SUBJECT, case, _KEY, _who(cls))
     module = construct(cls, SUBJECT, case, nf, **kwargs)
     if not isinstance(module, _Module):
         fail(SUBJECT, case, f"{SUBJECT} should subclass nn.Module, got {type(module).__name__}.")
+    check_not_torch_layer(module, SUBJECT, case, _KEY, _who(cls))
     return module
 
 
@@ -317,7 +335,10 @@ def _check_refusal(module, x, case):
     module.train(True)
     before = {n: b.detach().clone() for n, b in _buffers(module).items()}
     try:
-        module(x)
+        with _guard(module, case):
+            module(x)
+    except CheckFailure:
+        raise
     except ValueError:
         after = _buffers(module)
         for name, value in before.items():
@@ -340,7 +361,8 @@ def _check_pass(module, reference, x, g_out, training, diagnoser, previous, case
     for p in params.values():
         p.grad = None
     try:
-        out = module(x_answer)
+        with _guard(module, case):
+            out = module(x_answer)
     except CheckFailure:
         raise
     except Exception as e:  # noqa: BLE001
@@ -360,7 +382,8 @@ def _check_pass(module, reference, x, g_out, training, diagnoser, previous, case
         # step shows up (freed buffers raise; otherwise the earlier input receives gradient again).
         expected.backward(g_out)
         try:
-            out.backward(g_out)
+            with _guard(module, case):
+                out.backward(g_out)
         except RuntimeError as e:
             if "second time" in str(e) or "freed" in str(e):
                 fail(SUBJECT, case, f"backward raised RuntimeError: {e}", "rbn_not_detached")
@@ -377,7 +400,8 @@ def _check_pass(module, reference, x, g_out, training, diagnoser, previous, case
         # training step's graph in its buffers until the next update; it must not be walked twice).
         inputs = [x_answer, params["mults"], params["adds"]]
         try:
-            grads = _grad([out], inputs, [g_out], allow_unused=True)
+            with _guard(module, case):
+                grads = _grad([out], inputs, [g_out], allow_unused=True)
         except RuntimeError as e:
             fail(SUBJECT, case, f"backward raised RuntimeError: {e}")
         got = dict(zip(("x", "mults", "adds"), grads))

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from ._core import (call, compare, construct, fail, generator, mistake, passed, randn, devices)
+from ._core import (call, check_not_torch_layer, compare, construct, delegation_mistake, fail, forbid_delegation,
+                    generator, mistake, passed, randn, devices)
 
 SUBJECT = "Standardize"
 
@@ -34,6 +35,21 @@ mistake("zero_std_not_handled", SUBJECT, "a constant feature (std 0) produces in
         "replace a zero std by 1 so that constant features are left unscaled")
 mistake("adapt_accumulates", SUBJECT, "a second adapt() mixes old and new statistics",
         "adapt() must replace the statistics with those of the data it is given")
+delegation_mistake("std_delegates_to_torch", SUBJECT,
+                   "compute the statistics with tensor operations (x.mean, x.std(unbiased=False) over the right "
+                   "dims) and normalize with (x - mean) / std; torch's normalization functions and layers "
+                   "(F.batch_norm, F.layer_norm, nn.BatchNorm1d, ...) are not this exercise")
+_KEY = "std_delegates_to_torch"
+
+
+def _who(Standardize) -> str:
+    return f"your {getattr(Standardize, '__name__', 'answer')}"
+
+
+def _run(Standardize, case, fn, what, *args):
+    """``call`` the learner's ``adapt`` or ``forward`` with delegation forbidden."""
+    with forbid_delegation(SUBJECT, case, _KEY, _who(Standardize)):
+        return call(fn, SUBJECT, case, what, *args)
 
 
 def _ref_stats(x: torch.Tensor, num_features, unbiased=False, dims=None):
@@ -78,6 +94,7 @@ def _cases(thorough: bool):
 def check_standardize(Standardize, *, thorough: bool = False, seed: int | None = None) -> None:
     """Check a learner's ``Standardize`` class against the reference contract above."""
     g = generator(0 if (seed is None and not thorough) else seed)
+    check_not_torch_layer(Standardize, SUBJECT, "definition", _KEY, _who(Standardize))
     cases = _cases(thorough)
     devs = devices() if thorough else devices()[:1]
     n = 0
@@ -94,8 +111,11 @@ def check_standardize(Standardize, *, thorough: bool = False, seed: int | None =
 
 def _make(Standardize, num_features, case):
     if num_features is None:
-        return construct(Standardize, SUBJECT, case)
-    return construct(Standardize, SUBJECT, case, num_features)
+        module = construct(Standardize, SUBJECT, case)
+    else:
+        module = construct(Standardize, SUBJECT, case, num_features)
+    check_not_torch_layer(module, SUBJECT, case, _KEY, _who(Standardize))
+    return module
 
 
 def _check_case(Standardize, g, num_features, train_shape, other_shape, dtype, device, case):
@@ -112,7 +132,7 @@ def _check_case(Standardize, g, num_features, train_shape, other_shape, dtype, d
     if not isinstance(module, torch.nn.Module):
         fail(SUBJECT, case, "Standardize should subclass nn.Module.")
     module = module.to(device=device, dtype=dtype)
-    call(module.adapt, SUBJECT, case, "adapt(x)", x_train)
+    _run(Standardize, case, module.adapt, "adapt(x)", x_train)
     if not bool((x_train == keep).all()):
         fail(SUBJECT, case, "adapt(x) changed its input in place; it must only read it.")
 
@@ -139,7 +159,7 @@ def _check_case(Standardize, g, num_features, train_shape, other_shape, dtype, d
             })
 
     # On new data the stored training statistics are used, not the new batch's.
-    out = call(module, SUBJECT, case, "forward(x) on validation data", x_other)
+    out = _run(Standardize, case, module, "forward(x) on validation data", x_other)
     ref_m_other, ref_s_other = _ref_stats(x_other, num_features)
     compare(out, _ref_forward(x_other, ref_mean, ref_std), subject=SUBJECT, case=case,
             what="the output on validation data", mistakes={
@@ -153,8 +173,8 @@ def _check_constant_feature(Standardize, g):
     x = randn((32, 4), g) * 2 + 1
     x[:, 2] = 5.0
     module = _make(Standardize, 4, case)
-    call(module.adapt, SUBJECT, case, "adapt(x)", x)
-    out = call(module, SUBJECT, case, "forward(x)", x)
+    _run(Standardize, case, module.adapt, "adapt(x)", x)
+    out = _run(Standardize, case, module, "forward(x)", x)
     if not bool(torch.isfinite(out).all()):
         fail(SUBJECT, case, "the output contains inf or NaN.", "zero_std_not_handled")
     mean, std = _ref_stats(x, 4)
@@ -165,14 +185,14 @@ def _check_state_dict(Standardize, g):
     case = "state_dict saved and loaded into a fresh Standardize(3)"
     x = randn((40, 3, 2, 2), g, scale=3, shift=2)
     trained = _make(Standardize, 3, case)
-    call(trained.adapt, SUBJECT, case, "adapt(x)", x)
+    _run(Standardize, case, trained.adapt, "adapt(x)", x)
     state = trained.state_dict()
     if "mean" not in state or "std" not in state:
         fail(SUBJECT, case, f"state_dict() has keys {sorted(state)}, expected 'mean' and 'std'.", "stats_not_buffers")
     fresh = _make(Standardize, 3, case)
     call(fresh.load_state_dict, SUBJECT, case, "load_state_dict", state)
     mean, std = _ref_stats(x, 3)
-    compare(call(fresh, SUBJECT, case, "forward(x)", x[:5]), _ref_forward(x[:5], mean, std),
+    compare(_run(Standardize, case, fresh, "forward(x)", x[:5]), _ref_forward(x[:5], mean, std),
             subject=SUBJECT, case=case, what="the output of the reloaded module")
 
 
@@ -180,8 +200,8 @@ def _check_readapt(Standardize, g):
     case = "adapt() called a second time on other data"
     first, second = randn((30, 5), g, scale=2, shift=3), randn((30, 5), g, scale=0.5, shift=-1)
     module = _make(Standardize, None, case)
-    call(module.adapt, SUBJECT, case, "adapt(x)", first)
-    call(module.adapt, SUBJECT, case, "adapt(x)", second)
+    _run(Standardize, case, module.adapt, "adapt(x)", first)
+    _run(Standardize, case, module.adapt, "adapt(x)", second)
     mean, std = _ref_stats(second, None)
     buffers = dict(module.named_buffers())
     if "mean" not in buffers or "std" not in buffers:

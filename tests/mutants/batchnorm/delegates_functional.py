@@ -1,10 +1,13 @@
-"""A layer that delegates to torch.nn.functional.batch_norm, as torch's own module does."""
+"""Mutant: a layer that delegates to torch.nn.functional.batch_norm, as torch's own module does (numerically
+perfect, but the exercise is to write the normalization by hand)."""
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 CHECK = "check_batchnorm2d"
+EXPECT = "bn_delegates_to_torch"
+CAUGHT_BY = "visible"
 
 
 class BatchNorm2d(nn.Module):
