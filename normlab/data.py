@@ -94,13 +94,14 @@ def mnist_tensors(n_train: int | None = None, n_valid: int | None = None, *, fla
     n_train = N_TRAIN if n_train is None else _check_size("n_train", n_train, N_TRAIN)
     n_valid_max = len(arrays["x_train"]) - N_TRAIN
     n_valid = n_valid_max if n_valid is None else _check_size("n_valid", n_valid, n_valid_max)
-    x = torch.from_numpy(arrays["x_train"]).float().div_(255)
+    x = torch.from_numpy(arrays["x_train"])  # uint8: only the images asked for become floats
     y = torch.from_numpy(arrays["y_train"]).long()
-    x_train, y_train = x[:n_train], y[:n_train]
-    x_valid, y_valid = x[N_TRAIN:N_TRAIN + n_valid], y[N_TRAIN:N_TRAIN + n_valid]
+    x_train, y_train = x[:n_train].float().div_(255), y[:n_train]
+    x_valid, y_valid = x[N_TRAIN:N_TRAIN + n_valid].float().div_(255), y[N_TRAIN:N_TRAIN + n_valid]
     if normalize:
         mean, std = x_train.mean(), x_train.std()
-        x_train, x_valid = (x_train - mean) / std, (x_valid - mean) / std
+        x_train.sub_(mean).div_(std)
+        x_valid.sub_(mean).div_(std)
     shape = (-1, 28 * 28) if flat else (-1, 1, 28, 28)
     return x_train.reshape(shape), y_train, x_valid.reshape(shape), y_valid
 

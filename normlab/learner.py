@@ -74,6 +74,37 @@ def with_cbs(stage: str):
     return decorator
 
 
+class SGD:
+    """Plain stochastic gradient descent, ``p -= lr * p.grad``: ``torch.optim.SGD`` without momentum or weight
+    decay, the same numbers step for step, after miniai's own optimizer.
+
+    It has what the course's callbacks use of an optimizer (``param_groups``, each a dict with ``"params"`` and
+    ``"lr"``; ``step``; ``zero_grad``) and not torch.optim's first-use cost: ``torch.optim`` imports
+    ``torch._dynamo`` when an optimizer is created, about 1.7 s in a fresh kernel, paid again by every lesson.
+
+    Args:
+        params: the tensors to train (e.g. ``model.parameters()``), or a list of dicts, one per parameter group.
+        lr: the learning rate of every group without its own ``"lr"``.
+    """
+
+    def __init__(self, params, lr: float):
+        params = list(params)
+        groups = params if params and isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups = [{**g, "params": list(g["params"]), "lr": g.get("lr", lr)} for g in groups]
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-group["lr"])
+
+    def zero_grad(self) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+
 class Learner:
     """Holds the model, data, loss and optimizer; ``fit`` trains and validates.
 
@@ -84,7 +115,7 @@ class Learner:
     """
 
     def __init__(self, model: nn.Module, dls, loss_func: Callable = nn.functional.cross_entropy,
-                 lr: float = 0.1, cbs=(), opt_func=torch.optim.SGD):
+                 lr: float = 0.1, cbs=(), opt_func=SGD):
         cbs, self.opt = fc.L(cbs), None
         fc.store_attr()
 
@@ -253,7 +284,7 @@ class SingleBatchCB(Callback):
     def after_batch(self, learn): raise CancelFitException()
 
 
-def fit_model(model: nn.Module, dls, epochs: int = 1, lr: float = 0.1, cbs=(), opt_func=torch.optim.SGD,
+def fit_model(model: nn.Module, dls, epochs: int = 1, lr: float = 0.1, cbs=(), opt_func=SGD,
               progress: bool = True, device=None, print_results: bool = True) -> Learner:
     """Train ``model`` with the usual callbacks (device, metrics, loss record, progress bar)."""
     base = [DeviceCB(device), MetricsCB(print_results=print_results), TrainLossCB()]

@@ -113,9 +113,7 @@ def train_cnn(norm, dls, lr: float, epochs: int = 1, seed: int = 0, cbs=(), opt_
     Returns the :class:`~normlab.learner.Learner`; ``learn.metrics.last()["accuracy"]`` is the validation
     accuracy after the last epoch, ``learn.losses`` the training loss of every batch.
     """
-    import torch
-
-    from .learner import fit_model
+    from .learner import SGD, fit_model
     from .seed import set_seed
 
     set_seed(seed)
@@ -123,5 +121,5 @@ def train_cnn(norm, dls, lr: float, epochs: int = 1, seed: int = 0, cbs=(), opt_
     generator = getattr(dls.train, "generator", None)
     if generator is not None:
         generator.manual_seed(seed)
-    return fit_model(model, dls, epochs=epochs, lr=lr, cbs=cbs, opt_func=opt_func or torch.optim.SGD,
+    return fit_model(model, dls, epochs=epochs, lr=lr, cbs=cbs, opt_func=opt_func or SGD,
                      progress=progress, device=device, print_results=print_results)

@@ -6,6 +6,7 @@ import math
 from typing import Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib import ticker
 import numpy as np
 import torch
 
@@ -52,10 +53,13 @@ def plot_histograms(named_values: dict, bins: int = 60, title: str | None = None
     fig, axes = subplots(len(named_values), ncols=len(named_values), size=4)
     for ax, (name, values) in zip(axes, named_values.items()):
         v = _np(values).ravel()
-        ax.hist(v, bins=bins, color="tab:blue", log=log)
+        ax.hist(v, bins=bins, color="tab:blue", log=log, histtype="stepfilled")  # one patch, not one per bar
         ax.set_title(f"{name}\nmean {v.mean():.3f}, std {v.std():.3f}", fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("count (log scale)" if log else "count")
+        if log:  # plain labels (1, 10, 100, 1,000, ...): matplotlib's 10^k labels load its math-text parser
+            ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+            ax.yaxis.set_minor_locator(ticker.NullLocator())  # no minor ticks: 8 per decade, each slow to lay out
     if title:
         fig.suptitle(title)
     fig.tight_layout()

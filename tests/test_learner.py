@@ -1,3 +1,4 @@
+from pathlib import Path
 import pytest
 import torch
 from torch import nn
@@ -130,3 +131,38 @@ def test_a_step_of_the_loop_is_a_method_to_override():
     learn = NoStepLearner(model, toy_dls(), cbs=[MetricsCB(print_results=False)]).fit(1)
     assert learn.stepped == 16 and all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert [r["train"] for r in learn.metrics.history] == [True, False]
+
+
+def test_sgd_takes_torch_optim_sgds_steps_without_importing_dynamo():
+    """normlab's SGD moves every parameter exactly as torch.optim.SGD does (same groups, lrs changed between
+    steps by a schedule as LRSchedulerCB does, a parameter without a gradient left alone), and creating and
+    stepping it, unlike torch.optim, does not import torch._dynamo (seconds in a fresh kernel)."""
+    import subprocess
+    import sys
+
+    from normlab import SGD
+
+    def train(opt_cls):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3), nn.Linear(3, 3))
+        frozen = list(model[3].parameters())
+        opt = opt_cls([{"params": list(model[0].parameters()), "lr": 0.3},
+                       {"params": list(model[2].parameters())}, {"params": frozen}], lr=0.1)
+        g = torch.Generator().manual_seed(1)
+        for _ in range(5):
+            for group in opt.param_groups[:2]:
+                group["lr"] *= 0.9
+            x = torch.randn(8, 6, generator=g)
+            loss = model[:3](x).pow(2).mean()  # model[3] gets no gradient
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+        return [p.detach().clone() for p in model.parameters()]
+
+    ours, theirs = train(SGD), train(torch.optim.SGD)
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    code = ("import sys, torch; from normlab import SGD; p = torch.nn.Parameter(torch.ones(2)); o = SGD([p], lr=0.1); "
+            "p.grad = torch.ones(2); o.step(); o.zero_grad(); print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "False"
