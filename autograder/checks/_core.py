@@ -40,6 +40,7 @@ _abs = torch.abs
 _sub = torch.sub
 _max = torch.max
 _isfinite = torch.isfinite
+_isnan = torch.isnan
 _all = torch.all
 _where = torch.where
 _zeros_like = torch.zeros_like
@@ -198,6 +199,33 @@ def close(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance) -> bool:
     return bool(_all(ok))
 
 
+def explains(actual: torch.Tensor, candidate: torch.Tensor, expected: torch.Tensor | None, tol: Tolerance) -> bool:
+    """``candidate`` (what a known mistake computes) reproduces ``actual`` element by element, and is not the
+    reference's result ``expected`` (a mistake that changes nothing in this case is never named).
+
+    Every element must agree within ``tol``, its absolute part scaled by the candidate's typical magnitude
+    (root mean square, at least 1): a mistake can make some values huge (dividing by a variance of 1e-4), and a
+    float32 answer then carries rounding errors of that scale in its small values too. Non-finite values must
+    be the same (NaN where the candidate has NaN)."""
+    if candidate is None or tuple(candidate.shape) != tuple(actual.shape):
+        return False
+    a = actual.detach().to("cpu", _float64)
+    c = candidate.detach().to("cpu", _float64)
+    if c.numel() == 0:
+        return False
+    finite = _isfinite(c)
+    if not bool(finite.any()):  # a candidate with no finite value explains nothing
+        return False
+    if not bool(_all((finite & _isfinite(a)) | (a == c) | (_isnan(a) & _isnan(c)))):
+        return False
+    a, c = _where(finite, a, _zeros_like(a)), _where(finite, c, _zeros_like(c))
+    scale = max(1.0, float((c * c).mean().sqrt()))
+    if not bool(_all(_abs(_sub(a, c)) <= tol.atol * scale + tol.rtol * _abs(c))):
+        return False
+    return expected is None or not close(candidate.to(expected.dtype) if candidate.is_floating_point() and
+                                         expected.is_floating_point() else candidate, expected, tol)
+
+
 def compare(
     actual,
     expected: torch.Tensor,
@@ -206,17 +234,22 @@ def compare(
     case: str,
     what: str,
     kind: str = "value",
-    mistakes: Mapping[str, Callable[[], torch.Tensor]] | None = None,
+    mistakes: Mapping[str, Callable[[], torch.Tensor | list]] | None = None,
+    family: Callable[[], tuple[str, str] | None] | None = None,
+    lenient: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], bool] | None = None,
 ) -> None:
-    """Assert ``actual`` matches ``expected``; on failure, name the first known mistake it matches.
+    """Assert ``actual`` matches ``expected``; on failure, name the known mistake it matches (``_match``).
 
-    ``mistakes`` maps a catalogue key to a function computing what an answer with that mistake would
-    return for this very case; they are only evaluated after a mismatch.
+    ``mistakes`` maps a catalogue key to a function computing what an answer with that mistake would return
+    for this very case (a tensor, or a list of tensors for a mistake with several forms); ``family`` returns
+    ``(key, description)`` of the near miss of the layer's family that the answer reproduces (``_families``),
+    or None. Both are only evaluated after a mismatch.
     """
     actual = as_plain_tensor(actual, what, subject, case)
     if tuple(actual.shape) != tuple(expected.shape):
-        key = _match(actual, expected, kind, mistakes)
-        fail(subject, case, f"{what} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}.", key)
+        key, detail = _match(actual, expected, kind, mistakes, family, lenient)
+        fail(subject, case, f"{what} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}.{detail}",
+             key)
     if actual.dtype != expected.dtype:
         fail(subject, case, f"{what} has dtype {actual.dtype}, expected {expected.dtype}.")
     if actual.device.type != expected.device.type:
@@ -225,29 +258,58 @@ def compare(
     if close(actual, expected, tol):
         return
     err, where = max_error(actual, expected)
-    key = _match(actual, expected, kind, mistakes)
+    key, detail = _match(actual, expected, kind, mistakes, family, lenient)
     at = f" at index {where}" if where else ""
     fail(subject, case, f"{what} differs from the reference: largest error {err:.3g}{at} "
-         f"(tolerance {tol.atol:g} + {tol.rtol:g}*|expected|).", key)
+         f"(tolerance {tol.atol:g} + {tol.rtol:g}*|expected|).{detail}", key)
 
 
-def _match(actual, expected, kind, mistakes) -> str | None:
-    for key, mistaken in (mistakes or {}).items():
+def _candidates(model) -> list:
+    try:
+        found = model()
+    except Exception:  # a mistake model that does not apply to this case
+        return []
+    return [found] if _isinstance(found, _Tensor) else [c for c in (found or []) if _isinstance(c, _Tensor)]
+
+
+def _match(actual, expected, kind, mistakes, family=None, lenient=None) -> tuple[str | None, str]:
+    """``(key, detail)`` of the mistake ``actual`` shows, ``(None, "")`` when none is recognised.
+
+    In order: the first catalogued mistake whose model reproduces ``actual`` element by element (``explains``;
+    the models' order breaks ties between mistakes that coincide in a case); then the layer's family of near
+    misses (the detail says which computation was recognised); then, for an answer that misses the tolerance by
+    a hair while a model passes it by a hair, a model far closer to the answer than the reference is (or, given
+    ``lenient(actual, candidate, expected)``, one that it accepts)."""
+    tol = tolerance(expected.dtype, kind)
+    evaluated = []
+    for key, model in (mistakes or {}).items():
+        candidates = [c.to(actual.device, actual.dtype) if c.is_floating_point() and actual.is_floating_point()
+                      else c for c in _candidates(model)]
+        evaluated.append((key, candidates))
+        if any(explains(actual, c, expected, tol) for c in candidates):
+            return key, ""
+    if family is not None:
         try:
-            wrong = mistaken()
-        except Exception:  # a mistake model that does not apply to this case
-            continue
-        if wrong is None or tuple(wrong.shape) != tuple(actual.shape):
-            continue
-        wrong = wrong.to(actual.device, actual.dtype) if wrong.is_floating_point() else wrong
-        tol = tolerance(expected.dtype, kind)
-        if close(actual, wrong, tol) and not close(wrong, expected, tol):
-            return key
-        # An answer that misses the tolerance by a hair while the mistake's model passes it by a hair:
-        # still that mistake when the answer is far closer to the model than to the reference.
-        if max_error(actual, wrong)[0] < 0.1 * max_error(actual, expected)[0]:
-            return key
-    return None
+            found = family()
+        except Exception:  # noqa: BLE001 - a family that cannot describe this case names nothing
+            found = None
+        if found is not None:
+            key, description = found
+            return key, f" Your result matches {description}."
+    for key, candidates in evaluated:
+        for wrong in candidates:
+            if tuple(wrong.shape) != tuple(actual.shape):
+                continue
+            if lenient is not None:
+                if lenient(actual, wrong, expected):
+                    return key, ""
+                continue
+            # An answer that misses the tolerance by a hair while the mistake's model passes it by a hair:
+            # still that mistake when the answer is far closer to the model than to the reference.
+            if tuple(wrong.shape) == tuple(expected.shape) and \
+                    max_error(actual, wrong)[0] < 0.1 * max_error(actual, expected)[0]:
+                return key, ""
+    return None, ""
 
 
 def passed(subject: str, n_cases: int, extra: str = "") -> None:

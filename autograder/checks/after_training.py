@@ -23,7 +23,7 @@ import copy
 import torch
 from torch import nn
 
-from ._core import Tolerance, call, close, compare, devices, fail, generator, mistake, no_tf32, passed
+from ._core import CheckFailure, Tolerance, call, close, compare, devices, fail, generator, mistake, no_tf32, passed
 from .batchnorm import one_thread
 
 # Captured at import, before any answer cell runs (see _core).
@@ -54,6 +54,17 @@ for _key, _layer, _name, _fix in [
     ("after_recompute_eval_pass", "recompute_bn_stats",
      "runs the batches with the BN layers in eval mode, which never updates running statistics",
      "put the model in train mode (model.train()) for the pass, under torch.no_grad()."),
+    ("after_recompute_momentum_zero", "recompute_bn_stats",
+     "sets momentum = 0 for the pass, with which PyTorch keeps the running statistics where they are (their "
+     "reset values)",
+     "set bn.momentum = None, not 0: None is PyTorch's cumulative average (every batch with the same weight); 0 "
+     "gives the new batches no weight at all."),
+    ("after_recompute_last_batch_only", "recompute_bn_stats",
+     "keeps the statistics of the last batch only (e.g. momentum = 1 for the pass)",
+     "set bn.momentum = None for the pass: PyTorch then averages all batches with the same weight."),
+    ("after_recompute_pairs_not_unpacked", "recompute_bn_stats",
+     "passes a batch that is an (x, y) pair to the model as it is, instead of its input x",
+     "run the model on the inputs only: model(batch[0] if isinstance(batch, (tuple, list)) else batch)."),
     ("after_recompute_momentum_not_restored", "recompute_bn_stats",
      "leaves a BN layer's momentum changed after the call",
      "remember each layer's momentum before setting it to None and set it back at the end: later training "
@@ -97,6 +108,11 @@ for _key, _layer, _name, _fix in [
      "copies the source's parameters into the target instead of averaging them",
      "move the target only part of the way: target = (1 - rate) * target + rate * source, e.g. "
      "tp.lerp_(sp, rate)."),
+    ("after_ema_not_in_place", "ema_update",
+     "leaves the target's parameters as they were (the average is assigned to a name, e.g. the loop variable, "
+     "not written into the parameter)",
+     "write into the parameter itself, in place: tp.mul_(1 - rate).add_(sp, alpha=rate), tp.lerp_(sp, rate) "
+     "or tp.copy_(...); `tp = ...` only rebinds the loop variable."),
     ("after_ema_averages_buffers", "ema_update",
      "averages the buffers like the parameters instead of copying them",
      "copy the buffers (tb.copy_(sb)): num_batches_tracked is a count, and this course's contract copies "
@@ -144,14 +160,14 @@ def _randomize(model, g):
     return model
 
 
-def _reference_pass(model, batches, *, reset=True, momentum_none=True, train=True):
+def _reference_pass(model, batches, *, reset=True, momentum_none=True, train=True, momentum=None):
     """The BN statistics a pass gives (on a copy): the reference and the catalogued mistakes."""
     m = _deepcopy(model)
     for _, bn in _bn_layers(m):
         if reset:
             bn.reset_running_stats()
         if momentum_none:
-            bn.momentum = None
+            bn.momentum = momentum
     _train(m, train)
     with _no_grad():
         for x in batches:
@@ -174,11 +190,7 @@ def _recompute_case(fn, make, n_batches, bs, training, as_pairs, as_generator, d
     momenta = {name: bn.momentum for name, bn in _bn_layers(model)}
     params = {k: v.detach().clone() for k, v in _named_parameters(model)}
     expected = _reference_pass(model, xs)
-    mistakes = {
-        "after_recompute_no_reset": _reference_pass(model, xs, reset=False),
-        "after_recompute_keeps_momentum": _reference_pass(model, xs, momentum_none=False),
-        "after_recompute_eval_pass": _reference_pass(model, xs, train=False),
-    }
+    pristine, model_before = _deepcopy(model), _deepcopy(model)
 
     seen = []  # (layer, grad enabled, training) for every BN forward during the call
     handles = [bn.register_forward_hook(lambda m, i, o, name=name: seen.append((name, _is_grad_enabled(),
@@ -188,9 +200,28 @@ def _recompute_case(fn, make, n_batches, bs, training, as_pairs, as_generator, d
     batches = (b for b in items) if as_generator else items
     try:
         call(fn, subject, case, "recompute_bn_stats(model, batches)", model, batches)
+    except CheckFailure as failure:
+        if as_pairs and failure.mistake is None and _works_on_inputs(fn, pristine, xs, expected):
+            fail(subject, case, str(failure).split(": ", 1)[-1] + ". Given the inputs alone, it computes the right "
+                 "statistics.", "after_recompute_pairs_not_unpacked")
+        raise
     finally:
         for h in handles:
             h.remove()
+
+    # The mistakes that could explain the statistics, given how the BN layers ran (the hooks saw it): momentum 0
+    # and an eval-mode pass both leave the reset statistics, one in train mode and the other in eval mode.
+    in_train = bool(seen) and all(training for _, _, training in seen)
+    in_eval = bool(seen) and not any(training for _, _, training in seen)
+    mistakes = {
+        "after_recompute_no_reset": _reference_pass(model_before, xs, reset=False),
+        "after_recompute_keeps_momentum": _reference_pass(model_before, xs, momentum_none=False),
+    }
+    if in_eval:
+        mistakes["after_recompute_eval_pass"] = _reference_pass(model_before, xs, train=False)
+    if in_train:
+        mistakes["after_recompute_momentum_zero"] = _reference_pass(model_before, xs, momentum=0.0)
+        mistakes["after_recompute_last_batch_only"] = _reference_pass(model_before, xs, momentum=1.0)
 
     if not seen:
         fail(subject, case, "no BN layer ran a forward pass: run the model on every batch (the first element "
@@ -220,6 +251,17 @@ def _recompute_case(fn, make, n_batches, bs, training, as_pairs, as_generator, d
         fail(subject, case, f"the model was in {'train' if training else 'eval'} mode before the call; "
              f"afterwards {wrong[0]} is in {'eval' if training else 'train'} mode.",
              "after_recompute_mode_not_restored")
+
+
+def _works_on_inputs(fn, model, xs, expected) -> bool:
+    """Whether ``fn`` computes the right statistics when the batches are the inputs alone (not (x, y) pairs)."""
+    try:
+        fn(model, list(xs))
+    except Exception:  # noqa: BLE001 - it fails on inputs too: not the pairs' fault
+        return False
+    tol = Tolerance(rtol=1e-4, atol=1e-5)
+    return all(close(bn.running_mean, expected[name][0], tol) and close(bn.running_var, expected[name][1], tol)
+               for name, bn in _bn_layers(model))
 
 
 def check_recompute_bn_stats(recompute_bn_stats, *, thorough: bool = False, seed: int | None = None) -> None:
@@ -349,7 +391,8 @@ def _ema_case(fn, make, rates, dtype, device, g, subject):
             compare(p.detach(), (1 - rate) * t + rate * s, subject=subject, case=where,
                     what=f"target parameter {k!r}",
                     mistakes={"after_ema_rate_reversed": lambda t=t, s=s, r=rate: r * t + (1 - r) * s,
-                              "after_ema_copies": lambda s=s: s})
+                              "after_ema_copies": lambda s=s: s,
+                              "after_ema_not_in_place": lambda t=t: t})
         for k, b in buffers.items():
             t, s = t_before[k], s_before[k]
             models = {"after_ema_no_buffers": lambda t=t: t}

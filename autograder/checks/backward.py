@@ -3,7 +3,7 @@
 The learner writes ``forward(ctx, x, weight, bias, eps)`` (training-mode normalization of an (N, C) input
 with the biased batch variance, then ``weight * x_hat + bias``) and ``backward(ctx, dy)`` returning
 ``(dx, dweight, dbias, None)``. The reference is autograd through the same computation written with plain
-torch ops; the known mistakes are modelled by the analytic gradient with one term changed (``_dx``).
+torch ops; the known mistakes are modelled by the analytic gradient with one or two terms changed (``_dx_family``).
 
 Upstream gradients are always random. An all-ones ``dy`` (what ``y.sum().backward()`` sends) hides most
 mistakes: ``dy - mean(dy)`` is then zero and ``sum(x_hat)`` is zero, so the exact dx is 0 and a dx with a
@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from . import batchnorm as _bn  # noqa: F401 - registers the forward mistakes reused below
+from . import _families as fam
 from ._core import (
     CheckFailure,
     Tolerance,
@@ -29,6 +30,7 @@ from ._core import (
     mistake,
     no_tf32,
     passed,
+    tolerance,
 )
 from .batchnorm import channel_distribution, check_close, dtype_name, one_thread, vjp
 
@@ -46,6 +48,22 @@ for _key, _name, _fix in [
     ("bn_backward_missing_xhat_term", "dx misses the x_hat * mean(dy * x_hat) term",
      "the batch variance depends on every x_i too; differentiating through it gives a term proportional to "
      "x_hat times the batch mean of (dy * weight * x_hat)."),
+    ("bn_backward_sum_not_mean", "sums over the batch where the formula averages (no 1 / N in the mean terms)",
+     "the terms come from differentiating the batch MEAN and VARIANCE: subtract dx_hat.mean(0) and "
+     "x_hat * (dx_hat * x_hat).mean(0), means over the N samples, not sums."),
+    ("bn_backward_mean_wrong_axis", "averages over dim 1 (each sample's features) instead of over the batch",
+     "the statistics were taken over the batch, dim 0, for each feature: the mean terms of dx are means over "
+     "dim 0 (one value per feature), e.g. dx_hat.mean(0)."),
+    ("bn_backward_missing_inv_std", "leaves the 1 / sqrt(var + eps) factor out of dx, or out of some of its terms",
+     "x_hat = (x - mean) / sqrt(var + eps), so every term of dx is divided by sqrt(var + eps): multiply by the "
+     "inv_std saved in forward."),
+    ("bn_backward_sign_slip", "adds a term of dx that must be subtracted",
+     "dx = (dx_hat - dx_hat.mean(0) - x_hat * (dx_hat * x_hat).mean(0)) / sqrt(var + eps): both mean terms are "
+     "subtracted."),
+    ("bn_backward_dweight_uses_x", "computes dweight from x (or x - mean) instead of x_hat",
+     "y = weight * x_hat + bias, so dweight = (dy * x_hat).sum(0): the normalized input, saved in forward."),
+    ("bn_backward_gradient_count", "backward returns another number of gradients than forward has inputs",
+     "return one gradient per input of forward, in order: (dx, dweight, dbias, None), None for eps (a float)."),
     ("bn_backward_param_grads_wrong_reduction",
      "sums dweight / dbias over the wrong dimension (or averages, or does not sum)",
      "weight and bias have one entry per channel and are used by every sample: add up (not average) "
@@ -93,16 +111,11 @@ def _parts(x, weight, dy, eps):
 
 
 def _dx(x, weight, dy, eps, flaw=""):
-    """The analytic input gradient, or the one a known mistake gives (float64, CPU)."""
+    """The analytic input gradient, or the one an unbiased-variance mistake gives (float64, CPU); the other
+    slips are ``_dx_family``'s."""
     x, weight, dy, n, xc, var, std, std_u = _parts(x, weight, dy, eps)
     xhat = xc / std
     g = dy * weight
-    if flaw == "missing_weight":
-        g = dy
-    if flaw == "missing_mean_term":
-        return (g - xhat * (g * xhat).mean(0)) / std
-    if flaw == "missing_xhat_term":
-        return (g - g.mean(0)) / std
     if flaw == "unbiased_std":  # saved x_hat, but 1 / sqrt(unbiased var + eps) recomputed
         return (g - g.mean(0) - xhat * (g * xhat).mean(0)) / std_u
     if flaw == "unbiased_all":  # x_hat and std both recomputed with the unbiased variance
@@ -120,6 +133,11 @@ def _dparams(x, weight, dy, eps, which):
     x, weight, dy, n, xc, var, std, std_u = _parts(x, weight, dy, eps)
     per_element = dy * (xc / std) if which == "weight" else dy
     return [per_element.sum(1), per_element.sum(), per_element, per_element.mean(0)]
+
+
+def _dweight_from_x(x, dy):
+    x, dy = (t.detach().to("cpu", torch.float64) for t in (x, dy))
+    return [(dy * x).sum(0), (dy * (x - x.mean(0))).sum(0)]
 
 
 def _forward_models(x, weight, bias, eps):
@@ -196,6 +214,8 @@ def _case(Fn, N, C, dtype, eps, device, g, subject, thorough, modify_input=False
             if "invalid gradient at index 1" in str(failure) or "invalid gradient at index 2" in str(failure):
                 fail(subject, case, str(failure).split(": ", 1)[-1],
                      "bn_backward_param_grads_wrong_reduction")
+            if "returned an incorrect number of gradients" in str(failure):
+                fail(subject, case, str(failure).split(": ", 1)[-1], "bn_backward_gradient_count")
             raise
     want = vjp(yr, [xr, wr, br], dy)
     for name, a, e in zip(("x", "weight", "bias"), got, want):
@@ -208,19 +228,69 @@ def _case(Fn, N, C, dtype, eps, device, g, subject, thorough, modify_input=False
                 fail(subject, case, str(failure).split(": ", 1)[-1] + " The caller changed x after forward; "
                      "backward must not depend on that.", "bn_backward_saved_input_modified")
             continue
+        family = None
         if name == "x":
             models = {
-                "bn_backward_missing_mean_term": lambda: _dx(x, weight, dy, eps, "missing_mean_term"),
-                "bn_backward_missing_xhat_term": lambda: _dx(x, weight, dy, eps, "missing_xhat_term"),
-                "bn_backward_missing_weight": lambda: _dx(x, weight, dy, eps, "missing_weight"),
                 "bn_backward_unbiased_var": lambda: [
                     _dx(x, weight, dy, eps, f) for f in ("unbiased_std", "unbiased_all", "unbiased_staged")],
             }
+            if type(a) is torch.Tensor:
+                family = lambda a=a, e=e: fam.match(a, e, _dx_family(x, weight, dy, eps),  # noqa: E731
+                                                    tolerance(e.dtype, "grad"))
         else:
             models = {"bn_backward_param_grads_wrong_reduction":
                       lambda which=name: _dparams(x, weight, dy, eps, which)}
+            if name == "weight":
+                models["bn_backward_dweight_uses_x"] = lambda: _dweight_from_x(x, dy)
         check_close(a, e, subject=subject, case=case, what=f"gradient w.r.t. {name}", kind="grad",
-                    mistakes=models)
+                    mistakes=models, family=family)
+
+
+# The near misses of dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps), g = dy * weight: each slip as
+# (tag, catalogue key), in the order a message names them when a candidate makes two.
+_DX_SLIPS = {"sum": "bn_backward_sum_not_mean", "axis1": "bn_backward_mean_wrong_axis",
+             "no_mean": "bn_backward_missing_mean_term", "no_xhat": "bn_backward_missing_xhat_term",
+             "sign": "bn_backward_sign_slip", "no_inv_std": "bn_backward_missing_inv_std",
+             "partial_inv_std": "bn_backward_missing_inv_std", "partial_inv_std_g": "bn_backward_missing_inv_std",
+             "no_weight": "bn_backward_missing_weight"}
+
+
+def _dx_family(x, weight, dy, eps):
+    """(deviations, key, description, dx) for every dx with one or two slips of the compact formula: the means
+    over the batch taken as sums or over dim 1, a term left out or added, the 1/std factor or the weight left out
+    (``_families.match`` names the simplest that gives the answer's dx)."""
+    x, weight, dy, n, xc, var, std, std_u = _parts(x, weight, dy, eps)
+    xhat = xc / std
+    reductions = {"": lambda t: t.mean(0), "sum": lambda t: t.sum(0), "axis1": lambda t: t.mean(1, keepdim=True)}
+    out = []
+    for red, reduce in reductions.items():
+        for mean_term, mean_tag in ((-1, ""), (0, "no_mean"), (1, "sign")):
+            for xhat_term, xhat_tag in ((-1, ""), (0, "no_xhat"), (1, "sign")):
+                for inv_std in ("", "no_inv_std", "partial_inv_std", "partial_inv_std_g"):
+                    for weighted in ("", "no_weight"):
+                        tags = [t for t in (red, mean_tag, xhat_tag, inv_std, weighted) if t]
+                        if not tags or len(tags) > 2 or (red and mean_term == 0 and xhat_term == 0):
+                            continue
+                        g = dy if weighted else dy * weight
+                        first = g + mean_term * reduce(g)
+                        last = xhat_term * xhat * reduce(g * xhat)
+                        if inv_std == "partial_inv_std":  # the factor on the first terms only
+                            dx = first / std + last
+                        elif inv_std == "partial_inv_std_g":  # ... on g only
+                            dx = g / std + mean_term * reduce(g) + last
+                        else:
+                            dx = first + last if inv_std else (first + last) / std
+                        key = next(k for t, k in _DX_SLIPS.items() if t in tags)
+                        out.append((len(tags), key, "dx with " + ", ".join(_DX_TEXT[t] for t in tags), dx))
+    out.sort(key=lambda c: c[0])
+    return out
+
+
+_DX_TEXT = {"sum": "sums instead of means", "axis1": "means over dim 1", "no_mean": "no mean(g) term",
+            "no_xhat": "no x_hat * mean(g * x_hat) term", "sign": "a term added instead of subtracted",
+            "no_inv_std": "no 1 / sqrt(var + eps) factor", "no_weight": "g = dy instead of dy * weight",
+            "partial_inv_std": "1 / sqrt(var + eps) on the first two terms only",
+            "partial_inv_std_g": "1 / sqrt(var + eps) on the first term only"}
 
 
 def _gradcheck_case(Fn, N, C, eps, g, subject):

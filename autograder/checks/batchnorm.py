@@ -10,8 +10,12 @@ and the gradients for a random upstream gradient.
 Diagnosis: every catalogued numerical mistake is described by a ``Flaw`` (a switch in ``model_step``, a
 float64 batch norm that can be wrong in exactly one way). When a comparison fails, the whole history of
 the scenario is replayed through each flawed model and the mistake whose model reproduces the learner's
-result (and not the reference's) is named. Structural mistakes (a Parameter where a buffer belongs, wrong
-initial values, ...) are diagnosed directly.
+result element by element (and not the reference's, nor contradicts what the learner got right) is named.
+How the normalization itself is computed (which dims, estimator, eps, square root, reshapes, keepdim, ...)
+is recognised by its effect instead, as the simplest near miss of ``bn_family`` (``_families``) whose
+replay gives the learner's output; a broadcasting error is probed on an input where (C,) vectors do
+broadcast. Structural mistakes (a Parameter where a buffer belongs, wrong initial values, ...) are diagnosed
+directly.
 
 Inputs have one distribution per channel (scales from 0.01 to 3, means up to 3 standard deviations away
 from zero): a tiny-variance channel is what makes a misplaced ``eps`` visible, a large one what makes the
@@ -37,6 +41,7 @@ torch's batch norm, or calls ``F.batch_norm`` or a batch-norm kernel, fails at i
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -44,6 +49,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from . import _families as fam
 from ._core import (
     CheckFailure,
     Tolerance,
@@ -103,6 +109,22 @@ for _key, _name, _fix in [
      f"variance ({_STAT_DIMS})."),
     ("bn_wrong_axes_batch_only", "reduces over the batch dimension only (statistics per position)",
      f"reduce over the spatial dimensions too: each channel has one mean and one variance ({_STAT_DIMS})."),
+    ("bn_wrong_axes_all", "takes one mean and one variance over the whole tensor (x.mean(), x.var()), all "
+     "channels together",
+     f"each channel gets its own statistics: reduce over {_STAT_DIMS}, e.g. x.mean(dim=(0, 2, 3))."),
+    ("bn_channels_scrambled", "reshapes the input to rows or columns without moving the channels into place first "
+     "(x.reshape(C, -1) or x.view(-1, C) of an (N, C, ...) tensor), so each row mixes values of several channels",
+     "move the channel dimension first, x.transpose(0, 1).reshape(C, -1), or last, x.movedim(1, -1).reshape(-1, C), "
+     "before flattening; or skip the reshape and reduce over dims (0, 2, 3) directly."),
+    ("bn_running_var_is_std", "stores a standard deviation (x.std) in running_var",
+     "running_var holds a variance: update it with the unbiased batch variance, x.var(dims) (or the biased one "
+     "times n / (n - 1)), not with x.std(dims)."),
+    ("bn_modifies_input", "modifies its input x in place (x -= mean, x.sub_(...), ...)",
+     "compute new tensors (centred = x - mean): the input belongs to the caller, and autograd needs it (in-place "
+     "changes to an input that requires grad raise an error)."),
+    ("bn_num_batches_tracked_dtype", "creates num_batches_tracked with another dtype than torch.long",
+     "register it as torch.tensor(0, dtype=torch.long): it counts batches, and torch's state_dicts hold an int64 "
+     "there."),
     ("bn_keras_momentum",
      "reads momentum the Keras way: running = momentum * running + (1 - momentum) * batch",
      "in PyTorch momentum is the weight of the new batch: running = (1 - momentum) * running + "
@@ -136,6 +158,11 @@ for _key, _name, _fix in [
      "start with weight = ones and bias = zeros, so that a fresh layer only normalizes."),
     ("bn_running_stats_wrong_init", "initializes the running statistics wrongly",
      "start with running_mean = zeros, running_var = ones and num_batches_tracked = 0 (a long tensor)."),
+    ("bn_train_uses_running_stats", "normalizes with the running statistics in training mode too",
+     "in training mode normalize with the batch's own mean and biased variance; the running statistics are only "
+     "updated there, and used in eval mode."),
+    ("bn_eval_skips_affine", "leaves out weight and bias in eval mode",
+     "scale and shift in both modes: weight * x_hat + bias, whichever statistics x_hat was normalized with."),
     ("bn_eval_uses_batch_stats", "normalizes with the batch statistics in eval mode",
      "in eval mode (self.training is False) normalize with running_mean and running_var when they are "
      "tracked."),
@@ -149,9 +176,10 @@ for _key, _name, _fix in [
      "let gradients flow through the batch mean and variance; only the running statistics are detached."),
     ("bn_eps_ignored", "ignores the eps argument",
      "store the eps given to the constructor (self.eps) and use it instead of a constant."),
-    ("bn_assumes_contiguous", "fails on non-contiguous or channels_last input",
+    ("bn_assumes_contiguous", "fails on non-contiguous memory: non-contiguous or channels_last input, or .view "
+     "of a tensor that a permute or transpose made non-contiguous",
      "use reshape (or .contiguous() before .view) and never assume a memory layout: transposed, sliced "
-     "and channels_last tensors are valid input."),
+     "and channels_last tensors are valid input, and permute/transpose return non-contiguous views."),
     ("bn_batch_of_one_uses_running_stats", "treats a training batch of one sample like eval mode",
      "in training the statistics are taken over all N * H * W (or N * L) values of a channel, so one "
      "sample with spatial dimensions is a valid batch: use its statistics and update the running ones."),
@@ -216,14 +244,15 @@ def pick(actual, expected, found, tol: Tolerance):
     return None
 
 
-def check_close(actual, expected, *, subject, case, what, kind="value", mistakes=None):
-    """``compare``, recognising mistakes with ``pick`` (models may return several candidates)."""
-    wrapped = None
-    if mistakes and _type(actual) in (_Tensor, _Parameter):
+def check_close(actual, expected, *, subject, case, what, kind="value", mistakes=None, family=None):
+    """``compare``, where a mistake model may return several candidates; a model that matches no element-wise
+    comparison may still be recognised by ``pick`` (relative to the largest magnitude), after ``family``."""
+    lenient = None
+    if mistakes:
         tol = tolerance(expected.dtype, kind)
-        wrapped = {key: (lambda model=model: pick(actual, expected, model(), tol))
-                   for key, model in mistakes.items()}
-    compare(actual, expected, subject=subject, case=case, what=what, kind=kind, mistakes=wrapped)
+        lenient = lambda a, candidate, e: pick(a, e, candidate, tol) is not None  # noqa: E731
+    compare(actual, expected, subject=subject, case=case, what=what, kind=kind, mistakes=mistakes, family=family,
+            lenient=lenient)
 
 
 def channel_distribution(C: int, g: torch.Generator, smallest: float = 0.01):
@@ -330,12 +359,12 @@ class State:
 class Flaw:
     """One way of being wrong; the defaults are torch's behaviour."""
 
-    unbiased: bool = False  # normalizes with the unbiased batch variance
-    denom: str = "sqrt"  # "sqrt_plus_eps": sqrt(var) + eps; "none": var + eps
-    axes: str = "batch"  # "sample" (over C, L/H, W), "sample_channel" (spatial only), "batch_only" (dim 0)
-    momentum: str = "torch"  # "keras"; with momentum=None: "none_as_default" (0.1), "none_off_by_one";
+    form: fam.Form | None = None  # the normalization computed as a near miss of the family (``_bn_family``)
+    momentum: str = "torch"  # "keras"; with momentum=None: "none_as_default" (0.1), "none_off_by_one",
+    #                          "none_before_count" (1 / num_batches_tracked before counting this batch);
     #                          with momentum=0: "zero_as_none" (cumulative), "zero_as_default" (0.1)
     biased_running: bool = False  # stores the biased variance in running_var
+    running_std: bool = False  # stores the (unbiased) standard deviation in running_var
     update: str = "train"  # "never", "always" (also in eval)
     count: bool = True  # increments num_batches_tracked
     affine_first: bool = False
@@ -344,15 +373,61 @@ class Flaw:
     detach: str = ""  # "both", "mean", "var": batch statistics detached from the graph
     eps: float | None = None  # a hard-coded eps
     one_sample_eval: bool = False  # a training batch with N == 1 is treated as eval
+    eval_no_affine: bool = False  # eval mode skips weight and bias
+    train_running: str = ""  # "updated" / "previous": training normalizes with the running statistics (after or
+    #                          before this batch's update) instead of the batch's
 
 
 CORRECT = Flaw()
 
-# Catalogue key -> the flaws that make it (most specific first: the first model that matches wins).
+
+@functools.lru_cache(maxsize=None)
+def _correct_form(ndim: int) -> fam.Form:
+    """Batch norm's own computation, as a form of its family (statistics over every dim but 1)."""
+    return fam.Form(fam.over([d for d in range(ndim) if d != 1], None), False, fam.CORRECT_DENOMINATOR, True, "yes")
+
+
+@functools.lru_cache(maxsize=None)
+def _with_running(form: fam.Form) -> fam.Form:
+    """What of ``form`` applies with the running statistics: its slips in using statistics, not in computing
+    batch ones."""
+    return replace(form, grouping=None, unbiased=False, keepdim="yes", affine_in_view=False, swapped=False,
+                   var_scale=None, var_grouping=None)
+
+_DIM_NAMES = {2: "N C", 3: "N C L", 4: "N C H W"}
+_FAMILY_KEYS = {"per_sample": "bn_wrong_axes_per_sample", "batch_only": "bn_wrong_axes_batch_only",
+                "all": "bn_wrong_axes_all", "scrambled": "bn_channels_scrambled",
+                "unbiased": "bn_unbiased_var_normalize", "eps_outside": "bn_eps_outside_sqrt",
+                "missing_sqrt": "bn_missing_sqrt"}
+
+
+@functools.lru_cache(maxsize=None)
+def bn_family(ndim: int) -> tuple[fam.Family, tuple]:
+    """Batch norm's near misses for ``ndim``-d input, and their forms (simplest first): statistics per sample, per
+    position, of the whole tensor, or of rows that a reshape without moving the channels mixed up; and the
+    variance, eps, square-root, centring and keepdim slips (``_families``). ``model_step`` computes each form."""
+    names = _DIM_NAMES[ndim]
+    groupings = [fam.over([d for d in range(ndim) if d != 1], None, names),
+                 fam.over(range(1, ndim), "per_sample", names)]
+    if ndim > 2:
+        groupings += [fam.over(range(2, ndim), "per_sample", names), fam.over((0,), "batch_only", names)]
+    groupings += [fam.over(range(ndim), "all", names),
+                  fam.regrouped(lambda s: (s[1], -1), (1,), "scrambled",
+                                "over the rows of x.reshape(C, -1) (the channels not moved to the front first)", 0)]
+    if ndim > 2:
+        groupings.append(fam.regrouped(lambda s: (-1, s[1]), (0,), "scrambled",
+                                       "over the columns of x.reshape(-1, C) (the channels not moved last first)", 1))
+    family = fam.Family(groupings, _FAMILY_KEYS, 1e-5, view_affine=True, misaligned_affine=True)
+    return family, tuple(family.forms(ndim))
+
+# Catalogue key -> the flaws that make it (most specific first: the first model that matches wins). How the
+# batch statistics themselves are computed (dims, variance estimator, eps, square root, centring, reshapes) is
+# not listed here: those mistakes are recognised by their effect, as near misses of ``_bn_family``.
 FLAWS: dict[str, list[Flaw]] = {
     "bn_batch_of_one_uses_running_stats": [Flaw(one_sample_eval=True)],
     "bn_eps_ignored": [Flaw(eps=1e-5)],
-    "bn_momentum_none_not_cumulative": [Flaw(momentum="none_as_default"), Flaw(momentum="none_off_by_one")],
+    "bn_momentum_none_not_cumulative": [Flaw(momentum="none_as_default"), Flaw(momentum="none_off_by_one"),
+                                        Flaw(momentum="none_before_count")],
     # before Keras: with momentum=0 both replace the running statistics by the first batch's
     "bn_momentum_zero_as_none": [Flaw(momentum="zero_as_none"), Flaw(momentum="zero_as_default")],
     "bn_keras_momentum": [Flaw(momentum="keras")],
@@ -361,12 +436,10 @@ FLAWS: dict[str, list[Flaw]] = {
     "bn_running_stats_never_updated": [Flaw(update="never"), Flaw(update="never", count=False)],
     "bn_running_stats_updated_in_eval": [Flaw(update="always")],
     "bn_eval_uses_batch_stats": [Flaw(eval_batch=True)],
+    "bn_train_uses_running_stats": [Flaw(train_running="updated"), Flaw(train_running="previous")],
+    "bn_eval_skips_affine": [Flaw(eval_no_affine=True)],
     "bn_track_running_stats_ignored": [Flaw(tracks_anyway=True)],
-    "bn_unbiased_var_normalize": [Flaw(unbiased=True)],
-    "bn_eps_outside_sqrt": [Flaw(denom="sqrt_plus_eps")],
-    "bn_missing_sqrt": [Flaw(denom="none")],
-    "bn_wrong_axes_per_sample": [Flaw(axes="sample"), Flaw(axes="sample_channel")],
-    "bn_wrong_axes_batch_only": [Flaw(axes="batch_only")],
+    "bn_running_var_is_std": [Flaw(running_std=True)],
     "bn_affine_before_normalize": [Flaw(affine_first=True)],
     "bn_batch_stats_detached": [Flaw(detach="both"), Flaw(detach="mean"), Flaw(detach="var")],
 }
@@ -376,6 +449,10 @@ def model_step(x: torch.Tensor, st: State, cfg: Config, training: bool, fl: Flaw
     """One forward of a batch norm layer with flaw ``fl``: ``(y, next_state)``, or ``(None, st)`` when the
     flaw has no meaning for this input. ``x`` is float64 on the CPU; differentiable w.r.t. x, weight, bias.
     """
+    if fl.train_running and training and cfg.track:
+        _, after = model_step(x, st, cfg, True)
+        y, _ = model_step(x, after if fl.train_running == "updated" else st, cfg, False)
+        return y, after
     C = x.shape[1]
     dims = (0,) + tuple(range(2, x.dim()))
     shape = (1, C) + (1,) * (x.dim() - 2)
@@ -389,31 +466,33 @@ def model_step(x: torch.Tensor, st: State, cfg: Config, training: bool, fl: Flaw
     w = st.weight.view(shape) if st.weight is not None else None
     b = st.bias.view(shape) if st.bias is not None else None
     src = x * w + b if fl.affine_first and w is not None else x
+    form = fl.form or _correct_form(x.dim())
     if use_batch:
-        red = {"batch": dims, "batch_only": (0,), "sample": tuple(range(1, x.dim())),
-               "sample_channel": tuple(range(2, x.dim()))}[fl.axes]
-        if not red:
+        mean = var = None
+        if fl.detach:  # the batch statistics as constants for autograd (the form's computation otherwise)
+            mean = src.mean(dims, keepdim=True)
+            var = ((src - mean) ** 2).mean(dims, keepdim=True)
+            mean = mean.detach() if fl.detach in ("both", "mean") else mean
+            var = var.detach() if fl.detach in ("both", "var") else var
+            y = (src - mean) / (var + eps).sqrt()
+        else:
+            y = fam.normalize(form, src, eps, channel_affine=(st.weight, st.bias) if w is not None else None)
+            if y is None:
+                return None, st
+    else:  # the running statistics: the form's slips in using them apply, not those in computing batch ones
+        flat = form.keepdim != "yes"  # (C,) vectors broadcast against the last dim
+        y = fam.normalize(_with_running(form), src, eps, stats=(rm, rv) if flat else (rm.view(shape), rv.view(shape)))
+        if tuple(y.shape) != tuple(x.shape):
             return None, st
-        count = math.prod(x.shape[d] for d in red)
-        mean = src.mean(red, keepdim=True)
-        var = ((src - mean) ** 2).mean(red, keepdim=True)
-        if fl.detach in ("both", "mean"):
-            mean = mean.detach()
-        if fl.detach in ("both", "var"):
-            var = var.detach()
-        if fl.unbiased:
-            var = var * count / (count - 1)
-    else:
-        mean, var = rm.view(shape), rv.view(shape)
-    if fl.denom == "sqrt":
-        denom = (var + eps).sqrt()
-    elif fl.denom == "sqrt_plus_eps":
-        denom = var.sqrt() + eps
-    else:
-        denom = var + eps
-    y = (src - mean) / denom
-    if w is not None and not fl.affine_first:
-        y = y * w + b
+    if w is not None and not fl.affine_first and not (use_batch and form.affine_in_view) and not (
+            fl.eval_no_affine and not training):
+        if form.affine_misaligned:  # the (C,) weight and bias broadcast against the last dim
+            try:
+                y = y * st.weight + st.bias
+            except RuntimeError:
+                return None, st
+        else:
+            y = y * w + b
 
     nbt = st.num_batches_tracked
     update = tracked and fl.update != "never" and ((training and not one_sample) or fl.update == "always")
@@ -427,6 +506,8 @@ def model_step(x: torch.Tensor, st: State, cfg: Config, training: bool, fl: Flaw
             batch_var = ((s - batch_mean.view(shape)) ** 2).mean(dims)
             if not fl.biased_running:
                 batch_var = batch_var * n / (n - 1)
+            if fl.running_std:
+                batch_var = batch_var.sqrt()
             nbt += 1 if fl.count else 0
             momentum = cfg.momentum
             if momentum == 0 and fl.momentum in ("zero_as_none", "zero_as_default"):
@@ -437,6 +518,8 @@ def model_step(x: torch.Tensor, st: State, cfg: Config, training: bool, fl: Flaw
                 f = 0.1
             elif fl.momentum == "none_off_by_one":
                 f = 1.0 / (nbt + 1)
+            elif fl.momentum == "none_before_count":
+                f = 1.0 / (nbt - 1) if nbt > 1 else 1.0
             else:
                 f = 1.0 / max(nbt, 1)
             if fl.momentum == "keras":
@@ -478,9 +561,46 @@ def replay(history, init: State, cfg: Config, fl: Flaw, what: str):
     return getattr(st, what)
 
 
-def models_for(history, init, cfg, what) -> dict[str, Callable]:
-    return {key: (lambda flaws=flaws: [replay(history, init, cfg, fl, what) for fl in flaws])
-            for key, flaws in FLAWS.items()}
+def models_for(history, init, cfg, what, consistent=None) -> dict[str, Callable]:
+    """Per catalogue key, what its flaws give for ``what``; ``consistent(flaw)`` (when given) leaves out the
+    flaws that contradict what the answer got right."""
+    def model(flaws):
+        out = []
+        for fl in flaws:
+            found = replay(history, init, cfg, fl, what)
+            if found is not None and (consistent is None or consistent(fl)):
+                out.append(found)
+        return out
+    return {key: (lambda flaws=flaws: model(flaws)) for key, flaws in FLAWS.items()}
+
+
+def near_miss(history, init, cfg, actual, expected, consistent=None) -> tuple[str, str] | None:
+    """``(key, description)`` of the simplest near miss of ``bn_family`` whose replay of the scenario gives the
+    answer's last output (``_families.search``), or None."""
+    family, forms = bn_family(history[-1][0].dim())
+
+    def compute(form):
+        return replay(history, init, cfg, Flaw(form=form), "output")
+
+    x, training, _ = history[-1]
+    running = not training and cfg.track  # then only the denominator and the centring of a form apply
+    a = actual.detach().to("cpu", torch.float64)
+    tol = tolerance(expected.dtype)
+    confirm = None if consistent is None else lambda form: consistent(Flaw(form=form))
+    found = fam.search(a, expected, forms, compute, family, tol, running=running, confirm=confirm)
+    if found is None and not running and init.weight is not None and bool((init.weight != 0).all()):
+        # the eps or the variance count the answer used, read off its output (batch statistics)
+        dims = (0,) + tuple(range(2, x.dim()))
+        view = (1, -1) + (1,) * (x.dim() - 2)
+        z = (a - init.bias.view(view)) / init.weight.view(view)
+        mean = x.mean(dims, keepdim=True)
+        var = ((x - mean) ** 2).mean(dims, keepdim=True).expand_as(x)
+        candidates = [(1, family.key(f.deviations()), f.describe(), lambda f=f: compute(f),
+                       None if confirm is None else lambda f=f: confirm(f))
+                      for f in fam.fitted(z, x - mean, var, cfg.eps, fam.over(dims, None))
+                      if family.key(f.deviations())]
+        found = fam.match(a, expected, candidates, tol)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -653,7 +773,8 @@ def _check_structure(layer, cfg: Config, C: int, subject: str, case: str) -> Non
             fail(subject, case, f"{name} has shape {tuple(t.shape)}, expected {want}.")
         if name == "num_batches_tracked":
             if t.dtype != torch.long:
-                fail(subject, case, f"num_batches_tracked has dtype {t.dtype}, expected torch.int64 (long).")
+                fail(subject, case, f"num_batches_tracked has dtype {t.dtype}, expected torch.int64 (long).",
+                     "bn_num_batches_tracked_dtype")
         elif t.dtype != torch.get_default_dtype():
             fail(subject, case, f"{name} has dtype {t.dtype}, expected the default dtype "
                  f"{torch.get_default_dtype()}.")
@@ -767,6 +888,54 @@ class _Run:
             return False
         return True
 
+    def _probe_broadcast(self, layer, case, training=True):
+        """After a broadcasting error: a fresh layer of the answer's class, in the same mode, on an input whose last
+        dims have C values (where (C,) statistics broadcast), against the family's near misses. In eval mode its
+        running statistics are random, as torch's layer holds them."""
+        C = self.sc.shape[1]
+        shape = (3, C) + (C,) * (len(self.sc.shape) - 2)
+        try:
+            fresh = _type(layer)(C, **dict(self.sc.kwargs)).to(dtype=torch.float64)
+            fresh.train(training)
+        except Exception:  # noqa: BLE001 - no probe for a class that cannot be built again
+            return None
+        g = generator(1)
+        x = randn(shape, g, torch.float64, scale=1.5, shift=0.5)
+        weight = bias = None
+        if self.cfg.affine:  # not ones and zeros, which hide an affine step broadcast the wrong way
+            weight, bias = randn((C,), g, torch.float64, scale=0.5, shift=1.0), randn((C,), g, torch.float64)
+            try:
+                with torch.no_grad():
+                    fresh.weight.copy_(weight)
+                    fresh.bias.copy_(bias)
+            except Exception:  # noqa: BLE001 - a layer without these parameters gets no probe
+                return None
+        rm, rv = torch.zeros(C, dtype=torch.float64), torch.ones(C, dtype=torch.float64)
+        if not training:
+            if not self.cfg.track:
+                return None
+            rm, rv = randn((C,), g, torch.float64), 0.5 + torch.rand(C, generator=g, dtype=torch.float64)
+            try:
+                with torch.no_grad():
+                    fresh.running_mean.copy_(rm)
+                    fresh.running_var.copy_(rv)
+            except Exception:  # noqa: BLE001 - a layer without these buffers gets no probe
+                return None
+        init = State(rm, rv, 0, weight, bias)
+        with forbid_delegation(self.subject, case, "bn_delegates_to_torch", self.who):
+            try:
+                with torch.no_grad():
+                    y = fresh(x)
+            except CheckFailure:
+                raise
+            except Exception:  # noqa: BLE001 - the probe does not run either: nothing to explain
+                return None
+        if _type(y) is not _Tensor:
+            return None
+        history = [(x, training, torch.zeros_like(x))]
+        expected = replay(history, init, self.cfg, CORRECT, "output")
+        return near_miss(history, init, self.cfg, y, expected)
+
     def _step(self, layer, ref, x, gy, training, case, diagnose):
         subject, cfg = self.subject, self.cfg
         ref.train(training)
@@ -777,6 +946,7 @@ class _Run:
                       for n in ("running_mean", "running_var", "num_batches_tracked")}
         xa = x.detach().requires_grad_(self.sc.grads)
         xr = x.detach().clone().requires_grad_(self.sc.grads)
+        kept = x.detach().clone()
         try:
             with forbid_delegation(subject, case, "bn_delegates_to_torch", self.who):
                 ya = call(layer, subject, case, "forward", xa)
@@ -787,7 +957,18 @@ class _Run:
             if cfg.momentum is None and "NoneType" in message and "has no attribute" not in message \
                     and "not subscriptable" not in message:  # arithmetic with momentum=None
                 fail(subject, case, message.split(": ", 1)[-1], "bn_momentum_none_not_cumulative")
+            if "leaf Variable that requires grad is being used in an in-place operation" in message:
+                fail(subject, case, message.split(": ", 1)[-1], "bn_modifies_input")
+            if "view size is not compatible with input tensor's size and stride" in message:
+                fail(subject, case, message.split(": ", 1)[-1], "bn_assumes_contiguous")
+            if diagnose and "must match the size of tensor" in message:
+                found = self._probe_broadcast(layer, case, training)
+                if found is not None:
+                    fail(subject, case, f"{message.split(': ', 1)[-1]}. On an input whose sizes let it broadcast, "
+                         f"your result matches {found[1]}.", found[0])
             raise
+        if not close(xa.detach(), kept, _EXACT):
+            fail(subject, case, "forward changed the values of its input x.", "bn_modifies_input")
         yr = ref(xr)
 
         if cfg.track:
@@ -803,8 +984,27 @@ class _Run:
                     fail(subject, case, f"{name} changed during a forward in eval mode.",
                          "bn_running_stats_updated_in_eval")
 
+        def consistent(fl: Flaw) -> bool:
+            """A flaw is only named where it predicts what the answer got right in this step, too (a model of
+            a mistake that would also spoil a quantity the answer has right is not the answer's mistake)."""
+            observed = [("output", ya, yr)] + ([(n, getattr(layer, n, None), getattr(ref, n)) for n in
+                                                ("running_mean", "running_var", "num_batches_tracked")]
+                                               if cfg.track else [])
+            for name, a, e in observed:
+                if _type(a) not in (_Tensor, _Parameter) or not close(a, e, tolerance(e.dtype)):
+                    continue
+                predicted = replay(self.history, self.init, cfg, fl, name)
+                if predicted is not None and not close(predicted.to(e.dtype), e.cpu(), tolerance(e.dtype)):
+                    return False
+            return True
+
         def models(what):
-            return models_for(self.history, self.init, cfg, what) if diagnose else None
+            return models_for(self.history, self.init, cfg, what, consistent) if diagnose else None
+
+        def family(actual):
+            if not diagnose or _type(actual) is not _Tensor:
+                return None
+            return lambda: near_miss(self.history, self.init, cfg, actual, yr, consistent)
 
         if _type(ya) is _Tensor and tuple(ya.shape) != tuple(yr.shape) and \
                 tuple(ya.shape) == tuple(s for s in yr.shape if s != 1):
@@ -812,7 +1012,8 @@ class _Run:
                  "bn_squeeze_drops_dims")
         if self.thorough and diagnose:
             self._cross_check(yr, "output", case)
-        check_close(ya, yr, subject=subject, case=case, what="output", mistakes=models("output"))
+        check_close(ya, yr, subject=subject, case=case, what="output", mistakes=models("output"),
+                    family=family(ya))
         if cfg.track:
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 if self.thorough and diagnose:

@@ -22,7 +22,8 @@ from functools import partial
 import torch
 from torch import nn
 
-from ._core import _Tensor, _type, compare, devices, fail, generator, mistake, no_tf32, passed, randn
+from ._core import (_Tensor, _type, compare, devices, explains, fail, generator, mistake, no_tf32, passed, randn,
+                    tolerance)
 
 SUBJECT = "append_stats"
 BINS, LO, HI = 40, 0.0, 10.0
@@ -36,6 +37,13 @@ mistake("hook_std_is_var", SUBJECT, "the variance is stored instead of the stand
         "store output.std(), the square root of the variance")
 mistake("hook_std_biased", SUBJECT, "the std uses the biased (population) estimator",
         "use torch's default output.std() (unbiased, divides by n - 1), as the lesson specifies")
+mistake("hook_mean_of_abs", SUBJECT, "the stored mean is the mean of |output| (as for the histogram), not of output",
+        "store output.mean(): the sign matters here (only the histogram counts absolute values)")
+mistake("hook_std_per_feature", SUBJECT, "the stored std averages stds taken per unit (or per channel) instead of "
+        "the std of all the output's values",
+        "take one std over every element: output.std() (a per-unit std leaves out how far apart the units are)")
+mistake("hook_stat_not_scalar", SUBJECT, "stores a tensor of per-unit (or per-channel) statistics instead of one "
+        "number for the whole output", "reduce over every element: output.mean() and output.std(), then .item()")
 mistake("hook_overwrites", SUBJECT, "each call replaces the earlier statistics instead of appending to them",
         "create hook.stats = ([], [], []) only when the hook has no `stats` yet, then append to each list")
 mistake("hook_hist_no_abs", SUBJECT, "the histogram counts the activations themselves, not their absolute values",
@@ -139,13 +147,31 @@ def _check_hook(hook, seen, case):
         at = f"{case}, batch {b}"
         _compare_scalar(means[b], out.mean(), at, "the stored mean", {
             "hook_input_not_output": lambda inp=inp: inp.mean(),
-        })
+            "hook_mean_of_abs": lambda out=out: out.abs().mean(),
+        }, per_unit=lambda out=out: _per_unit(out, lambda t, d: t.mean(d)))
         _compare_scalar(stds[b], out.std(), at, "the stored std", {
             "hook_input_not_output": lambda inp=inp: inp.std(),
             "hook_std_is_var": lambda out=out: out.var(),
             "hook_std_biased": lambda out=out: out.std(unbiased=False),
-        })
+            "hook_std_per_feature": lambda out=out: _per_unit_stds(out),
+        }, per_unit=lambda out=out: _per_unit(out, lambda t, d: t.std(d)) + _per_unit(
+            out, lambda t, d: t.std(d, unbiased=False)))
         _compare_hist(hists[b], out, inp, at)
+
+
+def _per_unit(out, stat):
+    """A statistic taken over one dim, or per channel (over every dim but 1), on the CPU."""
+    dims = [(d,) for d in range(out.dim())] + ([tuple(d for d in range(out.dim()) if d != 1)]
+                                               if out.dim() > 2 else [])
+    return [stat(out, d).cpu() for d in dims]
+
+
+def _per_unit_stds(out):
+    """The average of stds taken over one dim (per unit, per sample, ...) or per channel, both estimators."""
+    dims = [(d,) for d in range(out.dim())]
+    if out.dim() > 2:
+        dims.append(tuple(d for d in range(out.dim()) if d != 1))
+    return [out.std(d, unbiased=u).mean() for d in dims for u in (True, False) if out.shape[d[0]] > 1]
 
 
 def _plain(value, what, case) -> torch.Tensor:
@@ -162,14 +188,23 @@ def _plain(value, what, case) -> torch.Tensor:
     return value
 
 
-def _compare_scalar(value, expected, case, what, mistakes):
+def _compare_scalar(value, expected, case, what, mistakes, per_unit=None):
     actual = _plain(value, what, case)
     if actual.numel() != 1:
-        fail(SUBJECT, case, f"{what} should be a single number, got a tensor of shape {tuple(actual.shape)}.")
+        key = None
+        if per_unit is not None and any(
+                explains(actual, c, None, tolerance(c.dtype)) for c in per_unit()):
+            key = "hook_stat_not_scalar"
+        fail(SUBJECT, case, f"{what} should be a single number, got a tensor of shape {tuple(actual.shape)}.", key)
     dtype = expected.dtype
-    wrong = {k: (lambda f=f: f().to("cpu").reshape(())) for k, f in mistakes.items()}
+    wrong = {k: (lambda f=f: _scalars(f())) for k, f in mistakes.items()}
     compare(actual.reshape(()).to(dtype), expected.to("cpu").reshape(()), subject=SUBJECT, case=case,
             what=what, mistakes=wrong)
+
+
+def _scalars(found) -> list:
+    """A model's value(s) as 0-d CPU tensors (a model may give several candidates)."""
+    return [t.to("cpu").reshape(()) for t in ([found] if isinstance(found, _Tensor) else found)]
 
 
 def _compare_hist(value, out, inp, case):

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import fusion as _fusion
 
+from . import _families as fam
 from ._core import (
     Tolerance,
     call,
@@ -38,6 +39,7 @@ from ._core import (
     mistake,
     no_tf32,
     passed,
+    tolerance,
 )
 from .batchnorm import check_close, describe_shape, dtype_name, lay_out, one_thread
 
@@ -67,11 +69,22 @@ for _key, _layer, _name, _fix in [
      "broadcasts the per-channel statistics along the wrong dimension of a 4-d input",
      "a (C,) tensor broadcasts against the last dimension (W of an (N, C, H, W) input); give it size-1 "
      "dimensions so that C lines up with dimension 1 of x, for 2-d and 4-d input alike."),
+    ("bn_inference_modifies_inputs", "batchnorm_inference",
+     "modifies one of its arguments in place (e.g. running_var.add_(eps))",
+     "compute new tensors (running_var + eps, x - running_mean): the running statistics belong to the layer "
+     "and must be the same after the call."),
     ("fold_eps_missing", "fold_bn_into_conv", "folds without eps: scale = gamma / sqrt(running_var)",
      "use the same scale as the layer: gamma / sqrt(running_var + bn.eps)."),
     ("fold_missing_sqrt", "fold_bn_into_conv",
      "folds with gamma / (running_var + eps), without the square root",
      "scale = gamma / sqrt(running_var + eps)."),
+    ("fold_eps_outside_sqrt", "fold_bn_into_conv", "folds with gamma / (sqrt(running_var) + eps)",
+     "put eps inside the square root, as the layer does: scale = gamma / sqrt(running_var + eps)."),
+    ("fold_bias_not_scaled", "fold_bn_into_conv",
+     "gets a term of the folded bias wrong (the conv's bias or running_mean left unscaled, beta scaled or left "
+     "out)",
+     "the conv's bias goes through the batch norm with the rest of the conv's output: shift it by running_mean, "
+     "then multiply by the scale, and add beta unscaled: (conv_bias - running_mean) * scale + beta."),
     ("fold_ignores_conv_bias", "fold_bn_into_conv", "ignores the conv's own bias",
      "the conv's bias goes through the batch norm too (shifted by running_mean, then scaled like the "
      "rest); only a conv without bias contributes zero."),
@@ -123,6 +136,9 @@ def _inference_models(x, rm, rv, w, b, eps):
         return [norm(mean, var), norm(mean, var * n / max(n - 1, 1))]
 
     def wrong_axis():
+        if x.dim() == 2:  # (1, C, 1, 1) views against (N, C): broadcast to (1, C, N, C)
+            four = (1, -1, 1, 1)
+            return [(x - rm.view(four)) / torch.sqrt(rv.view(four) + eps) * w.view(four) + b.view(four)]
         if x.dim() != 4:
             return None
         out = []
@@ -132,13 +148,28 @@ def _inference_models(x, rm, rv, w, b, eps):
             out.append(norm(rm, rv, shape=(-1, 1, 1, 1)))
         return out
 
+    def affine_first():
+        y = x * w.view(view) + b.view(view)
+        return (y - rm.view(view)) / torch.sqrt(rv.view(view) + eps)
+
+    def bias_first():
+        return ((x - rm.view(view)) / torch.sqrt(rv.view(view) + eps) + b.view(view)) * w.view(view)
+
     return {
         "bn_inference_wrong_axis": wrong_axis,
-        "bn_inference_missing_sqrt": lambda: norm(rm, rv, denom=lambda v: v + eps),
-        "bn_inference_eps_outside_sqrt": lambda: norm(rm, rv, denom=lambda v: torch.sqrt(v) + eps),
         "bn_inference_batch_stats": batch,
         "bn_inference_weight_bias_swapped": lambda: norm(rm, rv, scale=b, shift=w),
+        "bn_affine_before_normalize": affine_first,
+        "norm_bias_before_weight": bias_first,
     }
+
+
+def _inference_family(x, rm, rv, w, b, eps) -> fam.Family:
+    """The denominator and centring slips, with the running statistics given (``_families``)."""
+    view = (1, -1) + (1,) * (x.dim() - 2)
+    rm, rv, w, b = (t.detach().to("cpu", torch.float64).view(view) for t in (rm, rv, w, b))
+    keys = {"eps_outside": "bn_inference_eps_outside_sqrt", "missing_sqrt": "bn_inference_missing_sqrt"}
+    return fam.Family([], keys, eps, lambda y: y * w + b, stats=(rm, rv))
 
 
 def _inference_case(fn, shape, dtype, eps, layout, device, g, subject, thorough) -> None:
@@ -174,7 +205,7 @@ def _inference_case(fn, shape, dtype, eps, layout, device, g, subject, thorough)
                                  originals):
         if not close(now, before, _EXACT):
             fail(subject, case, f"the function modified its argument {name} in place; inference must leave "
-                 "its inputs unchanged.")
+                 "its inputs unchanged.", "bn_inference_modifies_inputs")
     expected = _batch_norm(x, rm, rv, w, b, training=False, momentum=0.0, eps=eps)
     if thorough:  # the reference against the formula, in float64 (catches a patched torch)
         x64, rm64, rv64, w64, b64 = (t.double() for t in (x, rm, rv, w, b))
@@ -185,7 +216,9 @@ def _inference_case(fn, shape, dtype, eps, layout, device, g, subject, thorough)
             fail(subject, case, "torch's F.batch_norm disagrees with the formula: torch seems to have been "
                  "modified in this kernel. Restart the kernel and run all cells.")
     check_close(y, expected, subject=subject, case=case, what="output",
-                mistakes=_inference_models(x, rm, rv, w, b, eps))
+                mistakes=_inference_models(x, rm, rv, w, b, eps),
+                family=lambda: fam.explain(y, expected, x, _inference_family(x, rm, rv, w, b, eps),
+                                           tolerance(expected.dtype)) if type(y) is torch.Tensor else None)
 
 
 def check_batchnorm_inference(batchnorm_inference, *, thorough: bool = False, seed: int | None = None):
@@ -255,17 +288,22 @@ def _fold_models(kind, weight, bias, rm, rv, gamma, beta, eps):
         return out
 
     scale = gamma / torch.sqrt(rv + eps)
-    weights = {
-        "fold_scale_wrong_axis": wrong_axis,
-        "fold_eps_missing": lambda: fold(gamma / torch.sqrt(rv))[0],
-        "fold_missing_sqrt": lambda: fold(gamma / (rv + eps))[0],
-    }
-    biases = {
-        "fold_ignores_conv_bias": lambda: None if bias is None else beta - rm * scale,
-        "fold_eps_missing": lambda: fold(gamma / torch.sqrt(rv))[1],
-        "fold_missing_sqrt": lambda: fold(gamma / (rv + eps))[1],
-    }
+    weights = {"fold_scale_wrong_axis": wrong_axis}
+    biases = {"fold_ignores_conv_bias": lambda: None if bias is None else beta - rm * scale,
+              "fold_bias_not_scaled": lambda: [conv_bias - rm * scale + beta, conv_bias * scale - rm + beta,
+                                               (conv_bias - rm + beta) * scale, conv_bias - rm + beta,
+                                               (conv_bias - rm) * scale]}
+    # the scale with each wrong denominator of the normalization family (``_families``)
+    for key in dict.fromkeys(_FOLD_DENOMINATORS.values()):
+        wrong = [d for d, k in _FOLD_DENOMINATORS.items() if k == key]
+        weights[key] = lambda wrong=wrong: [fold(gamma / fam.DENOMINATORS[d](rv, eps))[0] for d in wrong]
+        biases[key] = lambda wrong=wrong: [fold(gamma / fam.DENOMINATORS[d](rv, eps))[1] for d in wrong]
     return weights, biases
+
+
+_FOLD_DENOMINATORS = {"sqrt(var)": "fold_eps_missing", "var + eps": "fold_missing_sqrt",
+                      "sqrt(var) + eps": "fold_eps_outside_sqrt", "1 / sqrt(var + eps)": "norm_multiplies_by_std",
+                      "sqrt(sqrt(var) + eps)": "norm_sqrt_of_std", "sqrt(sqrt(var + eps))": "norm_sqrt_of_std"}
 
 
 def _make_pair(kind, spec, bn_eps, dtype, device, g):

@@ -7,11 +7,14 @@ answer cell that later replaces ``F.layer_norm`` or ``nn.GroupNorm.forward`` can
 Every case runs a forward pass in each mode and a backward pass with a random upstream gradient, on inputs
 with a non-trivial mean and scale and random affine parameters (ones and zeros would hide affine mistakes).
 
-When the output differs, the same case is recomputed as each known mistake would compute it (the "mistake
-models" below, in float64) and the message names the one the answer matches. Structural mistakes (wrong
-parameter shapes, flags ignored, wrong initial values, missing errors) are diagnosed directly. Inputs that
-are non-contiguous or channels_last, and 2-D, 3-D and 5-D GroupNorm inputs, are in the hidden cases: an
-answer that only works for contiguous 4-D tensors is told so.
+When the output differs, it is matched against the layer's family of near misses (``_families``: statistics
+over any set of dims or a regrouping reshape, the variance estimator, eps, square root, centring, keepdim,
+affine slips, and, fitted to the answer, another eps or the groups its gradient shows it pooled), and
+against the mistake models below for the running statistics, in float64; the message names the one the
+answer matches and what it computes. Structural mistakes (wrong parameter shapes, flags ignored, wrong
+initial values, missing errors) are diagnosed directly. Inputs that are non-contiguous or channels_last, and
+2-D, 3-D and 5-D GroupNorm inputs, are in the hidden cases: an answer that only works for contiguous 4-D
+tensors is told so.
 
 Written by hand: the answer runs inside ``forbid_delegation`` (``_core``); a layer that derives from or holds a
 torch norm layer, or calls any normalization function or kernel (``F.layer_norm``, ``F.group_norm`` or
@@ -31,9 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _families as fam
 from ._core import (
     CheckFailure, Tolerance, call, check_not_torch_layer, close, compare, construct, delegation_mistake, devices,
-    fail, forbid_delegation, generator, max_error, mistake, no_tf32, passed, randn,
+    fail, forbid_delegation, generator, max_error, mistake, no_tf32, passed, randn, tolerance,
 )
 
 # Trusted references, captured before any answer cell runs.
@@ -58,13 +62,21 @@ mistake("ln_batch_axis", LN, "the statistics are taken across the batch (BatchNo
         "reduce over the last len(normalized_shape) dims of each sample, never over dim 0")
 mistake("ln_last_dim_only", LN, "only the last dim is normalized when normalized_shape has several dims",
         "reduce over all the trailing dims given by normalized_shape, e.g. dims (-3, -2, -1) for (C, H, W)")
+mistake("ln_leading_dims", LN, "the statistics are taken over the leading dims, not the last len(normalized_shape)",
+        "normalized_shape names the LAST dims of the input: reduce over dims (-k, ..., -1) with "
+        "k = len(normalized_shape), e.g. dims (-1,) for (N, T, D) input and normalized_shape (D,)")
+mistake("ln_wrong_dims", LN, "the statistics are not taken over each sample's last len(normalized_shape) dims "
+        "(other dims, or a reshape that mixes them up)",
+        "reduce over exactly the trailing dims that normalized_shape names: "
+        "dims = tuple(range(-len(normalized_shape), 0)), whatever the input's number of dims")
 mistake("ln_scalar_affine", LN, "weight and bias are single scalars instead of elementwise",
         "create weight and bias with shape normalized_shape (one value per normalized element)")
 mistake("ln_bias_ignored", LN, "bias=False is ignored: a bias parameter is still created",
         "with bias=False keep the weight but set self.bias = None (register_parameter('bias', None))")
 mistake("ln_wrong_init", LN, "weight or bias do not start as ones and zeros",
         "initialize weight with torch.ones(normalized_shape) and bias with torch.zeros(normalized_shape)")
-mistake("ln_view_noncontiguous", LN, "forward fails on non-contiguous input (.view needs contiguous memory)",
+mistake("ln_view_noncontiguous", LN, "forward fails on non-contiguous memory (.view of a transposed input, or of a "
+        "tensor that a permute or transpose made non-contiguous)",
         "use .reshape (or reduce over the dims directly) instead of .view, which fails on transposed input")
 
 mistake("in_unbiased", IN, "the per-instance variance is the unbiased estimate (divides by n - 1)",
@@ -73,12 +85,27 @@ mistake("in_batch_axes", IN, "the statistics are taken over (N, H, W), as BatchN
         "InstanceNorm uses each sample's own statistics: reduce over (H, W) only, dims (2, 3)")
 mistake("in_layer_axes", IN, "the statistics are taken over (C, H, W), as LayerNorm does",
         "keep channels apart: reduce over (H, W) only, dims (2, 3)")
+mistake("in_wrong_axes", IN, "the statistics are not taken over the H x W values of each sample's channel (other "
+        "dims, or a reshape that mixes channels)",
+        "each (sample, channel) pair gets its own mean and variance over all its positions: reduce over dims (2, 3)")
+mistake("in_eps_outside", IN, "eps is added to the standard deviation, not to the variance",
+        "divide by sqrt(var + eps), not by sqrt(var) + eps (or x.std(...) + eps)")
+mistake("in_keras_momentum", IN,
+        "reads momentum the Keras way: running = momentum * running + (1 - momentum) * new",
+        "momentum is the weight of the new value: running = (1 - momentum) * running + momentum * new, "
+        "e.g. running_mean.lerp_(new, momentum)")
 mistake("in_affine_default", IN, "weight and bias are created although affine=False (the default)",
         "create weight and bias only when affine=True; otherwise set them to None")
 mistake("in_tracks_untracked", IN, "running statistics are kept or used although track_running_stats=False",
         "with track_running_stats=False keep no running buffers and always use the instance's statistics")
 mistake("in_eval_ignores_running", IN, "in eval mode the running statistics are ignored although tracked",
         "when track_running_stats=True and not self.training, normalize with running_mean and running_var")
+mistake("in_train_uses_running_stats", IN, "normalizes with the running statistics in training mode too",
+        "in training each instance is normalized with its own mean and variance over (H, W); the running "
+        "statistics are only updated then, and used in eval mode")
+mistake("in_running_summed", IN, "the running statistics move towards the SUM over the batch's instances, not "
+        "their mean", "average the per-instance means and (unbiased) variances over the batch (.mean(0)) before "
+        "updating running_mean and running_var")
 mistake("in_running_biased", IN, "running_var is updated with the biased instance variance",
         "update running_var with the unbiased variance of each instance (n / (n - 1)), averaged over N")
 mistake("in_running_batchwide", IN, "running_var is updated with the variance over the whole batch",
@@ -86,6 +113,10 @@ mistake("in_running_batchwide", IN, "running_var is updated with the variance ov
 
 mistake("gn_interleaved", GN, "channels are grouped by c % G (interleaved) instead of in contiguous blocks",
         "group consecutive channels: reshape to (N, G, C // G, ...) so channels 0..C/G-1 form group 0")
+mistake("gn_wrong_grouping", GN,
+        "the values that share statistics are not one sample's group of C // G consecutive channels",
+        "reshape to (N, G, -1) (sample, group, everything else in the group) and reduce over the last dim only: "
+        "never reshape away the batch dim, and keep G (not C // G) groups")
 mistake("gn_affine_per_group", GN, "weight and bias have one value per group instead of one per channel",
         "create weight and bias with shape (num_channels,) and apply them per channel after normalizing")
 mistake("gn_no_divisibility_error", GN, "num_channels not divisible by num_groups is accepted silently",
@@ -96,7 +127,8 @@ mistake("gn_eps_outside", GN, "eps is added to the standard deviation, not to th
         "divide by sqrt(var + eps), not by sqrt(var) + eps")
 mistake("gn_batch_stats", GN, "each group's statistics are pooled over the whole batch",
         "compute the mean and variance per sample and group: reduce over dims 2.. of (N, G, -1), not dim 0")
-mistake("gn_view_noncontiguous", GN, "forward fails on non-contiguous input (.view needs contiguous memory)",
+mistake("gn_view_noncontiguous", GN, "forward fails on non-contiguous memory (.view of a transposed or channels_last "
+        "input, or of a tensor that a permute or transpose made non-contiguous)",
         "use .reshape instead of .view: transposed or channels_last tensors cannot be viewed")
 mistake("gn_4d_only", GN, "forward works only for 4-D (N, C, H, W) input",
         "accept any (N, C, *) input: reshape to (N, G, -1) instead of naming dims 2 and 3")
@@ -188,8 +220,9 @@ def _build(cls, subject: str, case: str, *args, **kwargs):
     return module
 
 
-def _forward(module, x, subject, case, what, noncontig_key=None, lowdim_key=None):
-    """Run the answer; a crash only on a non-contiguous or non-4-D input gets its own diagnosis."""
+def _forward(module, x, subject, case, what, noncontig_key=None, lowdim_key=None, probe=None):
+    """Run the answer; a crash only on a non-contiguous or non-4-D input gets its own diagnosis, and so does a
+    broadcasting error that ``probe()`` (the answer on an input where the statistics do broadcast) explains."""
     try:
         return module(x)
     except CheckFailure:
@@ -209,7 +242,58 @@ def _forward(module, x, subject, case, what, noncontig_key=None, lowdim_key=None
                 pass
             else:
                 fail(subject, case, f"{error} ({note}).", key)
+        if noncontig_key and "view size is not compatible with input tensor's size and stride" in str(e):
+            fail(subject, case, f"{error}.", noncontig_key)
+        if probe is not None and _broadcasting(e):
+            found = probe()
+            if found is not None:
+                fail(subject, case, f"{error}. On an input whose sizes let it broadcast, your result matches "
+                     f"{found[1]}.", found[0])
         fail(subject, case, error)
+
+
+def _broadcasting(e: Exception) -> bool:
+    return isinstance(e, RuntimeError) and "must match the size of tensor" in str(e)
+
+
+def _probe(module, subject, case, shape, family_of, g, dtype, device):
+    """The broadcasting probe of ``_forward``: the answer on a random input of ``shape`` against its family."""
+    x = randn(shape, g, dtype, device, scale=1.5, shift=0.5)
+    with forbid_delegation(subject, case, _DELEGATION[subject], _who(type(module))):
+        try:
+            with _no_grad():
+                out = module(x)
+        except CheckFailure:
+            raise
+        except Exception:  # noqa: BLE001 - the probe does not run either: nothing to explain
+            return None
+    if type(out) is not torch.Tensor:
+        return None
+    values = {n: p.detach().to("cpu", torch.float64) for n, p in module.named_parameters()}
+    return fam.explain(out, None, x, family_of(values), tolerance(dtype))
+
+
+def _explain_grad(family_of, actual, expected, x, values, g_out, which):
+    """The family's simplest near miss whose gradient (w.r.t. the input or a parameter) is the answer's."""
+    x64 = x.detach().to("cpu", torch.float64).contiguous().requires_grad_(which == "x")
+    p = {n: t.detach().to("cpu", torch.float64).requires_grad_(n == which) for n, t in values.items()}
+    family = family_of(p)
+    wrt = x64 if which == "x" else p[which]
+    g64 = g_out.detach().to("cpu", torch.float64)
+    cache: dict = {}
+
+    def compute(form):
+        y = fam.normalize(form, x64, family.eps, None, None, cache)
+        if y is None:
+            return None
+        y = family.affine(y)
+        if not y.requires_grad:
+            return None
+        (grad,) = _grad([y], [wrt], [g64], retain_graph=True, allow_unused=True)
+        return grad
+
+    return fam.search(actual.detach().to("cpu", torch.float64), expected, family.forms(x64.dim()), compute,
+                      family, tolerance(expected.dtype, "grad"))
 
 
 def _expect_unchanged(x, keep, subject, case):
@@ -236,26 +320,37 @@ def _random_params(shapes: dict[str, tuple], g, dtype, device):
 
 
 def _run_pass(subject, case, module, x, reference, models, g_out, *, noncontig_key=None, lowdim_key=None,
-              what="forward(x)"):
-    """One forward + backward of the answer against ``reference(x, params)`` and the mistake models.
+              what="forward(x)", family=None, probe_shape=None, g=None):
+    """One forward + backward of the answer against ``reference(x, params)``, the mistake models and the layer's
+    family of near misses (``family(params)``: a ``_families.Family`` for these parameter values).
 
     ``reference`` is differentiable in ``x`` and the parameters; its parameters are the answer's current
-    values (copied, so the answer cannot reach the reference's graph).
+    values (copied, so the answer cannot reach the reference's graph). ``probe_shape``: an input shape on which
+    statistics reduced without keepdim broadcast, tried when the answer raises a broadcasting error.
     """
     params = dict(module.named_parameters())
     x_answer = x.detach().clone().requires_grad_(True)
     keep = x.detach().clone()
     who = _who(type(module))
+    probe = None
+    if family is not None and probe_shape is not None:
+        probe = lambda: _probe(module, subject, case, probe_shape, family, g, x.dtype, x.device)  # noqa: E731
     with forbid_delegation(subject, case, _DELEGATION[subject], who):
-        out = _forward(module, x_answer, subject, case, what, noncontig_key, lowdim_key)
+        out = _forward(module, x_answer, subject, case, what, noncontig_key, lowdim_key, probe)
     _expect_unchanged(x_answer, keep, subject, case)
 
     x_ref = x.detach().clone().requires_grad_(True)
     p_ref = {n: p.detach().clone().requires_grad_(True) for n, p in params.items()}
     expected = reference(x_ref, p_ref)
     values = {n: p.detach() for n, p in params.items()}
+    values64 = {n: v.to("cpu", torch.float64) for n, v in values.items()}
+    explain = None
+    if family is not None and type(out) is torch.Tensor:
+        explain = lambda: fam.explain(out, expected.detach(), x, family(values64),  # noqa: E731
+                                      tolerance(expected.dtype),
+                                      partition=lambda: fam.partition_from_gradient(out, x_answer))
     compare(out, expected.detach(), subject=subject, case=case, what="the output",
-            mistakes=_lazy(models, out, x, values, g_out, "out"))
+            mistakes=_lazy(models, out, x, values, g_out, "out"), family=explain)
 
     names = sorted(params)
     with forbid_delegation(subject, case, _DELEGATION[subject], who):
@@ -268,8 +363,11 @@ def _run_pass(subject, case, module, x, reference, models, g_out, *, noncontig_k
             continue
         if a is None:
             fail(subject, case, f"{label} is None: the output does not depend on it through autograd.")
+        explain = None
+        if family is not None and type(a) is torch.Tensor:
+            explain = lambda a=a, e=e, name=name: _explain_grad(family, a, e, x, values, g_out, name)  # noqa: E731
         compare(a, e, subject=subject, case=case, what=label, kind="grad",
-                mistakes=_lazy(models, a, x, values, g_out, name))
+                mistakes=_lazy(models, a, x, values, g_out, name), family=explain)
     return out
 
 
@@ -328,6 +426,24 @@ def _normalize(x, dims, *, eps, unbiased=False, eps_outside=False):
     return (x - mean) / (var + eps).sqrt()
 
 
+def _per_channel_family(groupings, keys, eps, p, regroup, stats=None):
+    """A Family for a layer with per-channel weight and bias (``p``): the affine step, its inverse, and the
+    affine step with the (C,) vectors broadcast against the last dim (an unshaped ``y * weight + bias``)."""
+    def unaffine(y):
+        if "bias" in p:
+            y = y - _bcast(p["bias"], y)
+        if "weight" in p:
+            y = y / _bcast(p["weight"], y)
+        return y
+
+    def misaligned(y):
+        return y * p["weight"].reshape(-1) + p["bias"].reshape(-1)
+
+    return fam.Family(groupings, keys, eps, lambda y: _per_channel_affine(y, p), stats=stats, unaffine=unaffine,
+                      misaligned=misaligned if "weight" in p and "bias" in p else None, regroup=regroup,
+                      affine_first=bool(p) and stats is None)
+
+
 def _per_channel_affine(y, p):
     if "weight" in p:
         y = y * _bcast(p["weight"], y)
@@ -376,29 +492,50 @@ def _input(shape, g, dtype, device):
 
 # ---------------------------------------------------------------------------------------------------------
 # LayerNorm.
-def _ln_models(normalized_shape, eps, x_dim) -> dict[str, list[Model]]:
+def _ln_family(normalized_shape, eps, x_dim, names=""):
+    """LayerNorm's near misses: statistics over any set of dims (named by how they miss the trailing ones)."""
     k = len(normalized_shape)
     own = tuple(range(x_dim - k, x_dim))
 
-    def affine(y, p):
-        if "weight" in p:
-            y = y * p["weight"]
-        if "bias" in p:
-            y = y + p["bias"]
-        return y
+    def tag(dims):
+        if k < x_dim and dims == tuple(range(k)):
+            return "leading"
+        if k > 1 and dims == (x_dim - 1,):
+            return "last_only"
+        return "batch" if 0 in dims else "other"
 
-    def over(dims, **kw):
-        return lambda x, p: affine(_normalize(x, dims, eps=eps, **kw), p)
+    groupings = [fam.over(own, None, names)] + [fam.over(d, tag(d), names) for d in fam.subsets(x_dim) if d != own]
+    keys = {"leading": "ln_leading_dims", "last_only": "ln_last_dim_only", "batch": "ln_batch_axis",
+            "other": "ln_wrong_dims", "unbiased": "ln_unbiased", "eps_outside": "ln_eps_outside"}
 
-    batchy = [(0,), tuple(d for d in range(x_dim) if d != 1), tuple(range(x_dim - 1)), tuple(range(x_dim))]
-    models = {
-        "ln_unbiased": [over(own, unbiased=True)],
-        "ln_eps_outside": [over(own, eps_outside=True)],
-        "ln_batch_axis": [over(d) for d in batchy if d != own],
-    }
-    if k > 1:
-        models["ln_last_dim_only"] = [over((x_dim - 1,))]
-    return models
+    def family(p):
+        def affine(y):
+            if "weight" in p:
+                y = y * p["weight"]
+            if "bias" in p:
+                y = y + p["bias"]
+            return y
+
+        def unaffine(y):
+            if "bias" in p:
+                y = y - p["bias"]
+            if "weight" in p:
+                y = y / p["weight"]
+            return y
+        return fam.Family(groupings, keys, eps, affine, unaffine=unaffine, regroup="other",
+                          affine_first=bool(p))
+    return family
+
+
+def _ln_probe_shape(normalized_shape, x_dim):
+    """An input shape on which statistics reduced over the trailing dims without keepdim (shape: the leading
+    dims) broadcast against the input from the right: each leading size equals the size it meets."""
+    k = len(normalized_shape)
+    lead = x_dim - k
+    sizes = [0] * lead + list(normalized_shape)
+    for i in range(lead - 1, -1, -1):
+        sizes[i] = sizes[i + k]
+    return tuple(sizes)
 
 
 def _ln_case(LayerNorm, g, modes, dtype, device, shape, names, normalized_shape, kwargs,
@@ -435,7 +572,8 @@ def _ln_case(LayerNorm, g, modes, dtype, device, shape, names, normalized_shape,
     module = module.to(device=device, dtype=dtype)
     _set_params(module, _random_params(expected, g, dtype, device))
     eps = kwargs.get("eps", 1e-5)
-    models = _ln_models(ns, eps, len(shape))
+    family = _ln_family(ns, eps, len(shape), names)
+    probe = _ln_probe_shape(ns, len(shape))
 
     def reference(x, p):
         return _layer_norm(x, ns, p.get("weight"), p.get("bias"), eps)
@@ -445,7 +583,8 @@ def _ln_case(LayerNorm, g, modes, dtype, device, shape, names, normalized_shape,
         case = _case_text(mode, dtype, shape, names, extra)
         x = _layout(_input(shape, g, dtype, device), layout)
         g_out = randn(shape, g, dtype, device)
-        _run_pass(LN, case, module, x, reference, models, g_out, noncontig_key="ln_view_noncontiguous")
+        _run_pass(LN, case, module, x, reference, {}, g_out, noncontig_key="ln_view_noncontiguous", family=family,
+                  probe_shape=probe, g=g)
 
 
 def check_layernorm(LayerNorm, *, thorough: bool = False, seed: int | None = None) -> None:
@@ -488,27 +627,33 @@ def check_layernorm(LayerNorm, *, thorough: bool = False, seed: int | None = Non
 
 # ---------------------------------------------------------------------------------------------------------
 # GroupNorm.
-def _gn_normalize(x, groups, eps, *, unbiased=False, eps_outside=False, batch=False, interleaved=False):
-    n, c = x.shape[0], x.shape[1]
-    if interleaved:  # channel c belongs to group c % G: gather each group's channels together
-        order = [ch for grp in range(groups) for ch in range(grp, c, groups)]
-        inverse = [order.index(ch) for ch in range(c)]
-        y = _gn_normalize(x[:, order], groups, eps)
-        return y[:, inverse]
-    xg = x.reshape(n, groups, -1)
-    dims = (0, 2) if batch else (2,)
-    return _normalize(xg, dims, eps=eps, unbiased=unbiased, eps_outside=eps_outside).reshape(x.shape)
+def _gn_family(groups, c, eps):
+    """GroupNorm's near misses: the right groups, or values put together by another reshape or reduction."""
+    G = groups
+    view = fam.regrouped
+    groupings = [
+        view(lambda s: (s[0], G, -1), (2,), None, f"over each sample's groups of C // G = {c // G} consecutive "
+             "channels"),
+        view(lambda s: (s[0], c // G, G, -1), (1, 3), "interleaved",
+             "over the channels c with the same c % G (a (N, C // G, G, -1) view)"),
+        view(lambda s: (s[0], G, -1), (0, 2), "batch", "over each group of all the samples together"),
+        view(lambda s: (G, -1), (1,), "regroup", "over the rows of a (G, -1) view (the batch dim reshaped away)"),
+        view(lambda s: (s[0], -1, G), (1,), "regroup", "over the columns of a (N, -1, G) view"),
+        view(lambda s: (s[0], G, -1), (1,), "regroup", "across the groups (dim 1 of a (N, G, -1) view)"),
+    ]
+    if c // G != G:
+        groupings.append(view(lambda s: (s[0], c // G, -1), (2,), "regroup",
+                              f"over C // G = {c // G} groups of G = {G} channels (a (N, C // G, -1) view)"))
+    if G != c:
+        groupings.append(view(lambda s: (s[0], c, -1), (2,), "regroup", "over each channel alone"))
+    if G != 1:
+        groupings.append(view(lambda s: (s[0], -1), (1,), "regroup", "over each whole sample"))
+    keys = {"interleaved": "gn_interleaved", "batch": "gn_batch_stats", "regroup": "gn_wrong_grouping",
+            "unbiased": "gn_unbiased", "eps_outside": "gn_eps_outside"}
 
-
-def _gn_models(groups, eps) -> dict[str, list[Model]]:
-    def model(**kw):
-        return lambda x, p: _per_channel_affine(_gn_normalize(x, groups, eps, **kw), p)
-    return {
-        "gn_interleaved": [model(interleaved=True)],
-        "gn_unbiased": [model(unbiased=True)],
-        "gn_eps_outside": [model(eps_outside=True)],
-        "gn_batch_stats": [model(batch=True)],
-    }
+    def family(p):
+        return _per_channel_family(groupings, keys, eps, p, "regroup")
+    return family
 
 
 _GN_NAMES = {2: "N C", 3: "N C L", 4: "N C H W", 5: "N C D H W"}
@@ -539,7 +684,7 @@ def _gn_case(GroupNorm, g, dtype, device, shape, groups, kwargs, layout="contigu
     module = module.to(device=device, dtype=dtype)
     _set_params(module, _random_params(expected, g, dtype, device))
     eps = kwargs.get("eps", 1e-5)
-    models = _gn_models(groups, eps)
+    family = _gn_family(groups, c, eps)
 
     def reference(x, p):
         return _group_norm(x, groups, p.get("weight"), p.get("bias"), eps)
@@ -549,8 +694,8 @@ def _gn_case(GroupNorm, g, dtype, device, shape, groups, kwargs, layout="contigu
         case = _case_text(mode, dtype, shape, names, extra)
         x = _layout(_input(shape, g, dtype, device), layout)
         g_out = randn(shape, g, dtype, device)
-        _run_pass(GN, case, module, x, reference, models, g_out, noncontig_key="gn_view_noncontiguous",
-                  lowdim_key="gn_4d_only")
+        _run_pass(GN, case, module, x, reference, {}, g_out, noncontig_key="gn_view_noncontiguous",
+                  lowdim_key="gn_4d_only", family=family)
 
 
 def _gn_divisibility(GroupNorm, groups, channels):
@@ -618,7 +763,7 @@ def check_groupnorm(GroupNorm, *, thorough: bool = False, seed: int | None = Non
 
 # ---------------------------------------------------------------------------------------------------------
 # InstanceNorm2d.
-def _in_running(history, momentum, how="instances", unbiased=True):
+def _in_running(history, momentum, how="instances", unbiased=True, keras=False, summed=False):
     """Running mean and var after the training inputs in ``history`` (float64), torch's way or a wrong one."""
     c = history[0].shape[1]
     rm = torch.zeros(c, dtype=torch.float64)
@@ -626,13 +771,14 @@ def _in_running(history, momentum, how="instances", unbiased=True):
     for x in history:
         x = x.detach().double().cpu()
         if how == "instances":
-            mean = x.mean((2, 3)).mean(0)
-            var = x.var((2, 3), unbiased=unbiased).mean(0)
+            mean = x.mean((2, 3)).mean(0) * (x.shape[0] if summed else 1)
+            var = x.var((2, 3), unbiased=unbiased).mean(0) * (x.shape[0] if summed else 1)
         else:  # pooled over the batch, as BatchNorm does
             mean = x.mean((0, 2, 3))
             var = x.var((0, 2, 3), unbiased=unbiased)
-        rm = (1 - momentum) * rm + momentum * mean
-        rv = (1 - momentum) * rv + momentum * var
+        m = 1 - momentum if keras else momentum
+        rm = (1 - m) * rm + m * mean
+        rv = (1 - m) * rv + m * var
     return rm, rv
 
 
@@ -644,24 +790,46 @@ def _in_with_running(rm, rv, eps):
 
 
 def _in_models(mode, track, eps, momentum, history) -> dict[str, list[Model]]:
+    """The mistakes about running statistics (the ones about the statistics of a pass are ``_in_family``'s)."""
     def over(dims, **kw):
         return lambda x, p: _per_channel_affine(_normalize(x, dims, eps=eps, **kw), p)
 
     models: dict[str, list[Model]] = {}
-    uses_running = mode == "eval" and track
-    if uses_running:
-        def tracked(how="instances", unbiased=True):
-            return _in_with_running(*_in_running(history, momentum, how, unbiased), eps)
+    if mode == "eval" and track:
+        def tracked(how="instances", unbiased=True, keras=False):
+            return _in_with_running(*_in_running(history, momentum, how, unbiased, keras), eps)
         models["in_running_biased"] = [tracked(unbiased=False)]
         models["in_running_batchwide"] = [tracked("batch"), tracked("batch", False)]
+        models["in_keras_momentum"] = [tracked(keras=True)]
         models["in_eval_ignores_running"] = [over((2, 3))]
-    else:
-        models["in_unbiased"] = [over((2, 3), unbiased=True)]
-        models["in_batch_axes"] = [over((0, 2, 3)), over((0, 2, 3), unbiased=True)]
-        models["in_layer_axes"] = [over((1, 2, 3)), over((1, 2, 3), unbiased=True)]
-        if mode == "eval" and history:
-            models["in_tracks_untracked"] = [_in_with_running(*_in_running(history, momentum), eps)]
+    elif mode == "eval" and history:
+        models["in_tracks_untracked"] = [_in_with_running(*_in_running(history, momentum), eps)]
+    elif mode == "train" and track:  # normalized with the running statistics, after or before this update
+        models["in_train_uses_running_stats"] = [
+            lambda x, p: _in_with_running(*_in_running(history + [x], momentum), eps)(x, p),
+            _in_with_running(*_in_running(history, momentum), eps) if history else
+            _in_with_running(torch.zeros(1, dtype=torch.float64), torch.ones(1, dtype=torch.float64), eps)]
     return models
+
+
+_IN_NAMES = "N C H W"
+
+
+def _in_family(eps, stats=None):
+    """InstanceNorm's near misses: statistics over any set of dims, or (eval, tracked) the running ones."""
+    def tag(dims):
+        return {(0, 2, 3): "batch", (1, 2, 3): "layer"}.get(dims, "other")
+
+    groupings = [fam.over((2, 3), None, _IN_NAMES)] + [fam.over(d, tag(d), _IN_NAMES) for d in fam.subsets(4)
+                                                       if d != (2, 3)]
+    keys = {"batch": "in_batch_axes", "layer": "in_layer_axes", "other": "in_wrong_axes", "unbiased": "in_unbiased",
+            "eps_outside": "in_eps_outside"}
+
+    def family(p):
+        fixed = None if stats is None else tuple(t.detach().to("cpu", torch.float64).reshape(1, -1, 1, 1)
+                                                 for t in stats)
+        return _per_channel_family(groupings, keys, eps, p, "other", fixed)
+    return family
 
 
 def _in_case(InstanceNorm2d, g, dtype, device, shape, kwargs, steps, layout="contiguous"):
@@ -722,7 +890,10 @@ def _in_case(InstanceNorm2d, g, dtype, device, shape, kwargs, steps, layout="con
             return _instance_norm(x_, ref_rm if track else None, ref_rv if track else None, p.get("weight"),
                                   p.get("bias"), use_input, momentum, eps)
 
-        _run_pass(IN, case, module, x, reference, models, g_out, noncontig_key=None)
+        uses_running = track and not training
+        family = _in_family(eps, (ref_rm.clone(), ref_rv.clone()) if uses_running else None)
+        _run_pass(IN, case, module, x, reference, models, g_out, noncontig_key=None, family=family,
+                  probe_shape=None if uses_running else (3, c, 3, c), g=g)
         if training:
             history.append(x.detach())
         if track:
@@ -731,12 +902,17 @@ def _in_case(InstanceNorm2d, g, dtype, device, shape, kwargs, steps, layout="con
 
 def _compare_running(module, ref_rm, ref_rv, history, momentum, case):
     current = dict(module.named_buffers())
-    running_var = current.get("running_var")
-    compare(current.get("running_mean"), ref_rm, subject=IN, case=case, what="running_mean")
+    running_mean, running_var = current.get("running_mean"), current.get("running_var")
+    compare(running_mean, ref_rm, subject=IN, case=case, what="running_mean", mistakes={
+        "in_keras_momentum": lambda: _in_running(history, momentum, keras=True)[0],
+        "in_running_summed": lambda: _in_running(history, momentum, summed=True)[0],
+    })
     compare(running_var, ref_rv, subject=IN, case=case, what="running_var", mistakes={
         "in_running_biased": lambda: _in_running(history, momentum, unbiased=False)[1],
-        "in_running_batchwide": lambda: _closest(running_var, [
-            _in_running(history, momentum, "batch")[1], _in_running(history, momentum, "batch", False)[1]]),
+        "in_running_batchwide": lambda: [_in_running(history, momentum, "batch")[1],
+                                         _in_running(history, momentum, "batch", False)[1]],
+        "in_keras_momentum": lambda: _in_running(history, momentum, keras=True)[1],
+        "in_running_summed": lambda: _in_running(history, momentum, summed=True)[1],
     })
 
 

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..references.running_batchnorm import RunningBatchNorm as _Reference
+from . import _families as fam
 from ._core import (
     CheckFailure, Tolerance, check_not_torch_layer, close, compare, construct, delegation_mistake, devices, fail,
     forbid_delegation, generator, max_error, mistake, no_tf32, passed, randn,
@@ -44,6 +45,18 @@ _DIMS = (0, 2, 3)
 
 mistake("rbn_mom1_fixed", SUBJECT, "the running sums move by mom, not by the batch-size-adjusted mom1",
         "use mom1 = 1 - (1 - mom) / sqrt(bs - 1) as the lerp weight of sums, sqrs and count")
+mistake("rbn_mom1_formula", SUBJECT, "mom1 is not 1 - (1 - mom) / sqrt(bs - 1)",
+        "mom1 = 1 - (1 - mom) / math.sqrt(bs - 1): the square root of bs - 1, and 1 minus the quotient")
+mistake("rbn_lerp_reversed", SUBJECT, "the running sums move by 1 - mom1 towards the batch (the lerp weight reversed)",
+        "running.lerp_(new, mom1) = running + mom1 * (new - running): mom1 is the weight of the NEW batch")
+mistake("rbn_count_formula", SUBJECT, "count is not handled like sums and sqrs (the values per channel, lerped "
+        "with mom1 and divided by dbias with them)",
+        "c = x.numel() / nc (= N * H * W, the sums are per channel), lerped with mom1 like sums and sqrs, and "
+        "divided by dbias whenever they are")
+mistake("rbn_var_formula", SUBJECT, "the variance is not sqrs / count - means ** 2",
+        "vars = sqrs / count - means * means: E[x^2] minus the SQUARE of E[x]")
+mistake("rbn_eps_outside", SUBJECT, "eps is added to the standard deviation, not to the variance",
+        "divide by (vars + eps).sqrt(), not by vars.sqrt() + eps")
 mistake("rbn_dbias", SUBJECT, "the debiasing factor dbias is not updated on every training step",
         "set dbias = dbias * (1 - mom1) + mom1 at every step (only the division by it stops at step 100)")
 mistake("rbn_count_not_lerped", SUBJECT, "count is set to this batch's count instead of interpolated",
@@ -88,12 +101,17 @@ def _guard(module, case):
 # Mistake models: the whole history replayed with one flaw.
 @dataclass(frozen=True)
 class _Flaw:
-    mom1: str = "adjusted"        # "fixed": mom1 = mom
+    mom1: str = "adjusted"        # "fixed": mom1 = mom; "no_sqrt": 1 - (1 - mom) / (bs - 1)
+    lerp: str = "mom1"            # "reversed": the sums, sqrs and count lerp by 1 - mom1
+    denominator: str = fam.CORRECT_DENOMINATOR  # one of _families.DENOMINATORS
+    centered: bool = True
     dbias: str = "every_step"     # "never": never updated nor divided by; "while_debiasing": frozen at 100
-    count: str = "lerp"           # "raw_debiased" / "raw": count = this batch's, divided by dbias or not
+    count: str = "lerp"           # "raw_debiased" / "raw": count = this batch's, divided by dbias or not;
+    #                               "numel": c = x.numel() (every value, not per channel); "not_debiased":
+    #                               count not divided by dbias
     clamp: str = "first_samples"  # "none", "always", "first_steps"
     var: str = "running"          # "batch": this batch's variance; "averaged": lerp of batch variances;
-    #                               "unbiased": times count / (count - 1)
+    #                               "unbiased": times count / (count - 1); "mean_not_squared": sqrs / c - means
     eval: str = "running"         # "batch_stats", "batch_stats_clamped", "updates"
     grad: str = "through_batch"   # "none": statistics computed under no_grad
 
@@ -110,7 +128,17 @@ _MODELS: dict[str, list[_Flaw]] = {
     "rbn_clamp_window": [replace(_OK, clamp="always"), replace(_OK, clamp="first_steps")],
     "rbn_unbiased": [replace(_OK, var="unbiased")],
     "rbn_batch_var": [replace(_OK, var="batch"), replace(_OK, var="averaged")],
+    "rbn_mom1_formula": [replace(_OK, mom1="no_sqrt")],
+    "rbn_lerp_reversed": [replace(_OK, lerp="reversed")],
+    "rbn_count_formula": [replace(_OK, count="numel"), replace(_OK, count="not_debiased")],
+    "rbn_var_formula": [replace(_OK, var="mean_not_squared")],
+    "norm_not_centered": [replace(_OK, centered=False)],
 }
+# The denominator slips of the normalization family (``_families``), named as they are for every norm layer.
+for _denominator, _tags in fam.DENOMINATOR_TAGS.items():
+    if _tags:
+        _key = "rbn_eps_outside" if _tags[0] == "eps_outside" else fam.SHARED[_tags[0]]
+        _MODELS.setdefault(_key, []).append(replace(_OK, denominator=_denominator))
 
 
 @dataclass
@@ -136,11 +164,13 @@ def _simulate(entries: list[_Entry], upto: int, nf, mom, eps, mults, adds, flaw:
         a = adds.detach().double().cpu().requires_grad_(last)
         if entry.training or flaw.eval == "updates":
             bs, nc = x.shape[0], x.shape[1]
-            mom1 = mom if flaw.mom1 == "fixed" else 1 - (1 - mom) / math.sqrt(bs - 1)
+            mom1 = {"fixed": mom, "no_sqrt": 1 - (1 - mom) / (bs - 1)}.get(
+                flaw.mom1, 1 - (1 - mom) / math.sqrt(bs - 1))
+            w = 1 - mom1 if flaw.lerp == "reversed" else mom1
             s, ss = x.sum(_DIMS, keepdim=True), (x * x).sum(_DIMS, keepdim=True)
-            c = torch.tensor(x.numel() / nc, dtype=f64)
-            S, Q = sums + mom1 * (s - sums), sqrs + mom1 * (ss - sqrs)
-            C = c if flaw.count != "lerp" else count + mom1 * (c - count)
+            c = torch.tensor(x.numel() / (1 if flaw.count == "numel" else nc), dtype=f64)
+            S, Q = sums + w * (s - sums), sqrs + w * (ss - sqrs)
+            C = c if flaw.count in ("raw", "raw_debiased") else count + w * (c - count)
             V = vavg + mom1 * (x.var(_DIMS, keepdim=True, unbiased=False) - vavg)
             batch, step = batch + bs, step + 1
             if flaw.dbias == "every_step" or (flaw.dbias == "while_debiasing" and step < 100):
@@ -152,12 +182,14 @@ def _simulate(entries: list[_Entry], upto: int, nf, mom, eps, mults, adds, flaw:
             S, Q, C, V = sums, sqrs, count, vavg
         if step < 100 and flaw.dbias != "never":
             S, Q, V = S / dbias, Q / dbias, V / dbias
-            if flaw.count != "raw":
+            if flaw.count not in ("raw", "not_debiased"):
                 C = C / dbias
         means = S / C
         varns = Q / C - means * means
         if flaw.var == "unbiased":
             varns = varns * C / (C - 1)
+        elif flaw.var == "mean_not_squared":
+            varns = Q / C - means
         elif flaw.var == "batch":
             varns = x.var(_DIMS, keepdim=True, unbiased=False)
         elif flaw.var == "averaged":
@@ -171,7 +203,7 @@ def _simulate(entries: list[_Entry], upto: int, nf, mom, eps, mults, adds, flaw:
             clamp = False
         if clamp:
             varns = varns.clamp_min(0.01)
-        out = (x - means) / (varns + eps).sqrt() * m + a
+        out = ((x - means) if flaw.centered else x) / fam.DENOMINATORS[flaw.denominator](varns, eps) * m + a
         if last:
             gx, gm, ga = _grad([out], [x, m, a], [entry.g], allow_unused=True)
             scalars = {"dbias": dbias, "batch": float(batch), "step": float(step)}
@@ -357,6 +389,7 @@ def _check_pass(module, reference, x, g_out, training, diagnoser, previous, case
     reference.train(training)
     x_answer = x.detach().clone().requires_grad_(True)
     keep = x.detach().clone()
+    prior = {n: b.detach().clone() for n, b in _buffers(module).items()}
     params = dict(module.named_parameters())
     for p in params.values():
         p.grad = None
@@ -421,11 +454,34 @@ def _check_pass(module, reference, x, g_out, training, diagnoser, previous, case
             key = "rbn_dbias" if name == "dbias" else None
             fail(SUBJECT, case, f"buffer '{name}' is gone after forward.", key)
         actual = _as_expected(buffers[name], ref_buffers[name])
+        lerp = None
+        if name == "sums" and training and name in prior:
+            lerp = lambda actual=actual: _lerp_weight(actual, prior["sums"], x, reference.mom)  # noqa: E731
         compare(actual, ref_buffers[name], subject=SUBJECT, case=case, what=f"buffer '{name}'",
-                mistakes=diagnoser.mistakes(name, actual))
+                mistakes=diagnoser.mistakes(name, actual), family=lerp)
     if training:
         return x_answer, x_answer.grad.detach().clone()
     return previous
+
+
+def _lerp_weight(sums, before, x, mom):
+    """The weight with which the answer's ``sums`` moved towards this batch's sums, when it is one weight for
+    every channel (read off the buffer): named as a wrong mom1 (mom itself and 1 - mom1 are catalogued apart)."""
+    if type(sums) is not torch.Tensor or tuple(sums.shape) != tuple(before.shape):
+        return None
+    s = x.detach().double().sum(_DIMS, keepdim=True).to(sums.device)
+    moved, room = (sums.detach().double() - before.double()), (s - before.double())
+    if not bool((room.abs() > 1e-3 * (1 + s.abs())).all()):
+        return None
+    weights = (moved / room).flatten()
+    w = float(weights.mean())
+    bs = x.shape[0]
+    mom1 = 1 - (1 - mom) / math.sqrt(bs - 1)
+    tol = 1e-6 if sums.dtype == torch.float64 else 1e-3
+    if not bool(((weights - w).abs() <= tol).all()) or min(abs(w - mom1), abs(w - mom), abs(w - 1 + mom1)) <= tol:
+        return None
+    return "rbn_mom1_formula", (f"a move of the sums towards this batch's with the weight {w:.4g} (in every "
+                                f"channel), where mom1 = 1 - (1 - {mom:g}) / sqrt({bs} - 1) = {mom1:.4g}")
 
 
 def _schedule(g, steps: int, layouts=("contiguous",)) -> list:

@@ -34,6 +34,17 @@ mistake("sched_cos_reversed", SUBJECT_S, "sched_cos goes from end to start (the 
         "return start + (1 - cos(pi * pos)) * (end - start) / 2: at pos 0 it gives start, at pos 1 end")
 mistake("sched_cos_sin", SUBJECT_S, "sched_cos follows a quarter sine wave instead of half a cosine",
         "use start + (1 - cos(pi * pos)) * (end - start) / 2: flat at both ends, steepest in the middle")
+mistake("sched_lin_reversed", SUBJECT_S, "sched_lin goes from end to start",
+        "return start + pos * (end - start): start at pos 0, end at pos 1")
+mistake("sched_lin_wrong_end", SUBJECT_S, "sched_lin starts at start but does not end at end (e.g. start + pos * end)",
+        "interpolate: start + pos * (end - start) gives start at pos 0 and end at pos 1")
+mistake("sched_cos_not_halved", SUBJECT_S, "sched_cos leaves out the / 2: it overshoots to 2 * end - start",
+        "1 - cos(pi * pos) goes from 0 to 2: start + (1 - cos(pi * pos)) * (end - start) / 2")
+mistake("sched_cos_full_period", SUBJECT_S, "sched_cos runs a whole cosine period (cos(2 * pi * pos)): back at start "
+        "when pos = 1", "half a period: cos(pi * pos), so that pos = 1 gives end")
+mistake("sched_combine_not_shifted", SUBJECT_S, "combine_scheds divides pos by the phase's length without first "
+        "subtracting the phase's start", "a phase's own pos is (pos - start_i) / (end_i - start_i): 0 where the "
+        "phase starts, 1 where it ends")
 mistake("sched_combine_not_rescaled", SUBJECT_S,
         "combine_scheds passes the global pos to each phase instead of rescaling it to the phase's [0, 1]",
         "call scheds[i]((pos - start_i) / (end_i - start_i)) where start_i, end_i are phase i's bounds")
@@ -48,6 +59,11 @@ mistake("sched_cb_after_step", SUBJECT_CB, "the lr is set after the optimizer st
         "set the lr in before_batch, so the step of batch k uses sched(k / total)")
 mistake("sched_cb_first_group", SUBJECT_CB, "only the first parameter group gets the new lr",
         "loop over learn.opt.param_groups and set g['lr'] in every one")
+mistake("sched_cb_total_one_epoch", SUBJECT_CB, "pos divides by one epoch's training batches, not the whole fit's",
+        "total = learn.n_epochs * len(learn.dls.train): pos must reach 1 at the end of the last epoch")
+mistake("sched_cb_pos_off_by_one", SUBJECT_CB, "pos is off by one batch (divides by total - 1, or counts the "
+        "batch before it starts)", "pos = batches already done / total: 0 for the first batch, (total - 1) / total "
+        "for the last")
 mistake("sched_cb_counts_valid", SUBJECT_CB, "validation batches also advance pos (or change the lr)",
         "only act when learn.training is True: validation batches are not training steps")
 
@@ -103,6 +119,16 @@ def _check_fn(fn, want, models, subject, case, positions):
             fail(subject, f"{case}, pos={p}", f"gives {got[p]:.6g}, expected {want(p):.6g}.", key)
 
 
+def _straight_from(fn, start):
+    """The straight line from ``start`` through the answer's value at pos 1 (a linear schedule with a wrong end);
+    a model only when that value is not the right end, and a number."""
+    try:
+        end = float(fn(1.0))
+    except Exception:  # noqa: BLE001 - then no line to draw
+        return lambda p: math.nan
+    return _lin(start, end)
+
+
 def _combined(pcts, scheds):
     bounds = [0.0]
     for p in pcts:
@@ -140,13 +166,16 @@ def check_schedules(sched_lin, sched_cos=None, combine_scheds=None, *, thorough:
         fn = _call(sched_lin, SUBJECT_S, case, "sched_lin", a, b)
         if isinstance(fn, Exception):
             fail(SUBJECT_S, case, f"raised {type(fn).__name__}: {fn}", cause=fn)
-        _check_fn(fn, _lin(a, b), {}, SUBJECT_S, case, positions)
+        _check_fn(fn, _lin(a, b), {"sched_lin_reversed": _lin(b, a),
+                                   "sched_lin_wrong_end": _straight_from(fn, a)}, SUBJECT_S, case, positions)
         case = f"sched_cos({a:g}, {b:g})"
         fn = _call(sched_cos, SUBJECT_S, case, "sched_cos", a, b)
         if isinstance(fn, Exception):
             fail(SUBJECT_S, case, f"raised {type(fn).__name__}: {fn}", cause=fn)
         models = {"sched_cos_reversed": _cosine(b, a),
-                  "sched_cos_sin": lambda p, a=a, b=b: a + (b - a) * _sin(_pi / 2 * p)}
+                  "sched_cos_sin": lambda p, a=a, b=b: a + (b - a) * _sin(_pi / 2 * p),
+                  "sched_cos_not_halved": lambda p, a=a, b=b: a + (1 - _cos(_pi * p)) * (b - a),
+                  "sched_cos_full_period": lambda p, a=a, b=b: a + (1 - _cos(2 * _pi * p)) * (b - a) / 2}
         _check_fn(fn, _cosine(a, b), models, SUBJECT_S, case, positions)
         n += 2
     splits = [[0.3, 0.7], [0.25, 0.25, 0.5]]
@@ -176,8 +205,13 @@ def check_schedules(sched_lin, sched_cos=None, combine_scheds=None, *, thorough:
                 continue
             phase_want = int(want(p) // 10 if p < 1 else len(pcts) - 1)
             phase_got = int(round(got[p] // 10))
+            def not_shifted(q, pcts=pcts, bounds=bounds):
+                i = max(k for k in range(len(pcts)) if q >= bounds[k] - 1e-12)
+                return 10.0 * i + q / pcts[i]
             if p == 1.0 and all(_close(got[q], want(q)) for q in pos if q < 1.0):
                 key = "sched_combine_end"
+            elif all(_close(got[q], not_shifted(q)) for q in pos):
+                key = "sched_combine_not_shifted"
             elif phase_got == phase_want and _close(got[p], 10.0 * phase_want + p):
                 key = "sched_combine_not_rescaled"
             elif phase_got != phase_want:
@@ -257,6 +291,10 @@ def check_lr_callback(LRSchedulerCB, *, thorough: bool = False, seed: int | None
         models = {
             "sched_cb_after_step": [-7.0] + want[:-1],
             "sched_cb_per_epoch": [sched(k % n_batches / n_batches) for k in range(len(want))],
+            "sched_cb_total_one_epoch": [sched(k / n_batches) for k in range(len(want))],
+            "sched_cb_pos_off_by_one": [sched(k / (len(want) - 1)) if len(want) > 1 else math.nan
+                                        for k in range(len(want))],
+            "sched_cb_pos_off_by_one ": [sched((k + 1) / len(want)) for k in range(len(want))],
             "sched_cb_counts_valid": [sched(((k // n_batches) * (n_batches + n_valid) + k % n_batches)
                                             / (n_epochs * n_batches)) for k in range(len(want))],
             "sched_cb_counts_valid ": [sched(((k // n_batches) * (n_batches + n_valid) + k % n_batches)

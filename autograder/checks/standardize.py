@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from ._core import (call, check_not_torch_layer, compare, construct, delegation_mistake, fail, forbid_delegation,
-                    generator, mistake, passed, randn, devices)
+from . import _families as fam
+from ._core import (CheckFailure, call, check_not_torch_layer, compare, construct, delegation_mistake, explains, fail,
+                    forbid_delegation, generator, mistake, passed, randn, devices, tolerance)
 
 SUBJECT = "Standardize"
 
@@ -29,8 +30,18 @@ mistake("stats_not_buffers", SUBJECT, "mean/std are not registered buffers, so t
         "create them with self.register_buffer('mean', ...) and self.register_buffer('std', ...)")
 mistake("stats_as_parameters", SUBJECT, "mean/std are nn.Parameters, so an optimizer would train them",
         "statistics are not learned: store them with register_buffer, not nn.Parameter")
-mistake("wrong_axes", SUBJECT, "per-feature statistics reduce over the wrong axes",
-        "with num_features=C, reduce over every dim except dim 1 (batch and spatial dims)")
+mistake("wrong_axes", SUBJECT, "the statistics reduce over the wrong axes",
+        "with num_features=C, reduce over every dim except dim 1 (batch and spatial dims); with "
+        "num_features=None, over every dim (one number each)")
+mistake("std_channels_scrambled", SUBJECT, "flattens with x.reshape(C, -1) (or a view) without moving the features "
+        "first, so each row mixes the values of several features",
+        "move dim 1 to the front before flattening, x.transpose(0, 1).reshape(C, -1), or reduce over the other "
+        "dims directly: x.mean(dims) with dims = every dim except 1")
+mistake("std_assumes_4d", SUBJECT, "adapt works only for 4-d (N, C, H, W) input (the dims are written out)",
+        "reduce over every dim except 1 of whatever input it gets: dims = [d for d in range(x.dim()) if d != 1]")
+mistake("std_buffer_shape", SUBJECT, "stores mean and std with another shape than () or (C,) (e.g. kept dims, "
+        "(1, C, 1, 1))", "store them reduced, of shape () or (num_features,) as created in __init__ (keepdim=False, "
+        "or .flatten()), and reshape them in forward: a state_dict then loads into a fresh Standardize")
 mistake("zero_std_not_handled", SUBJECT, "a constant feature (std 0) produces inf or NaN",
         "replace a zero std by 1 so that constant features are left unscaled")
 mistake("adapt_accumulates", SUBJECT, "a second adapt() mixes old and new statistics",
@@ -132,7 +143,11 @@ def _check_case(Standardize, g, num_features, train_shape, other_shape, dtype, d
     if not isinstance(module, torch.nn.Module):
         fail(SUBJECT, case, "Standardize should subclass nn.Module.")
     module = module.to(device=device, dtype=dtype)
-    _run(Standardize, case, module.adapt, "adapt(x)", x_train)
+    try:
+        _run(Standardize, case, module.adapt, "adapt(x)", x_train)
+    except CheckFailure as failure:
+        _diagnose_adapt(failure, Standardize, g, num_features, x_train, case)
+        raise
     if not bool((x_train == keep).all()):
         fail(SUBJECT, case, "adapt(x) changed its input in place; it must only read it.")
 
@@ -145,27 +160,155 @@ def _check_case(Standardize, g, num_features, train_shape, other_shape, dtype, d
     mean, std = buffers["mean"], buffers["std"]
 
     ref_mean, ref_std = _ref_stats(x_train, num_features)
-    wrong_axes = {} if num_features is None else {
-        "wrong_axes": lambda: _ref_stats(x_train, num_features, dims=(0,))[0],
-    }
     compare(mean.reshape(ref_mean.shape) if mean.numel() == ref_mean.numel() else mean, ref_mean,
-            subject=SUBJECT, case=case, what="the stored mean", mistakes=wrong_axes)
+            subject=SUBJECT, case=case, what="the stored mean",
+            family=lambda: _near_miss(mean, ref_mean, x_train, num_features, "mean"))
     compare(std.reshape(ref_std.shape) if std.numel() == ref_std.numel() else std, ref_std,
-            subject=SUBJECT, case=case, what="the stored std", mistakes={
-                "std_unbiased": lambda: _ref_stats(x_train, num_features, unbiased=True)[1],
-                "std_is_var": lambda: ref_std ** 2,
-                **({} if num_features is None else
-                   {"wrong_axes": lambda: _ref_stats(x_train, num_features, dims=(0,))[1]}),
-            })
+            subject=SUBJECT, case=case, what="the stored std",
+            family=lambda: _near_miss(std, ref_std, x_train, num_features, "std"))
+    # the right values in buffers whose shape changed in adapt: a saved state_dict no longer fits a fresh module
+    fresh = dict(_make(Standardize, num_features, case).named_buffers())
+    for name, stored in (("mean", mean), ("std", std)):
+        if name in fresh and tuple(stored.shape) != tuple(fresh[name].shape):
+            fail(SUBJECT, case, f"the stored {name} has the right values but the shape {tuple(stored.shape)}, where "
+                 f"a new Standardize has {tuple(fresh[name].shape)}: its state_dict would not load into one.",
+                 "std_buffer_shape")
 
     # On new data the stored training statistics are used, not the new batch's.
-    out = _run(Standardize, case, module, "forward(x) on validation data", x_other)
+    try:
+        out = _run(Standardize, case, module, "forward(x) on validation data", x_other)
+    except CheckFailure as failure:
+        _diagnose_broadcast(failure, Standardize, module, g, num_features, x_other, case)
+        raise
     ref_m_other, ref_s_other = _ref_stats(x_other, num_features)
     compare(out, _ref_forward(x_other, ref_mean, ref_std), subject=SUBJECT, case=case,
             what="the output on validation data", mistakes={
                 "batch_statistics": lambda: _ref_forward(x_other, ref_m_other, ref_s_other),
                 "std_is_var": lambda: _ref_forward(x_other, ref_mean, ref_std ** 2),
+                "norm_precedence": lambda: x_other - _bshape(ref_mean, x_other) / _bshape(ref_std, x_other),
             })
+
+
+def _groupings(x, num_features):
+    """(deviations, key, label, reduce) for every way of taking statistics: the contract's first."""
+    d = x.dim()
+    right = tuple(range(d)) if num_features is None else tuple(i for i in range(d) if i != 1)
+    out = [((), None, f"over dims {right}", lambda t: (t, right))]
+    for dims in fam.subsets(d):
+        if dims != right:
+            out.append((("wrong_axes",), "wrong_axes", f"over dims {dims}", lambda t, dims=dims: (t, dims)))
+    if num_features is not None and d > 2:
+        out.append((("scrambled",), "std_channels_scrambled", "over the rows of x.reshape(C, -1)",
+                    lambda t: (t.reshape(num_features, -1), (1,))))
+    return out
+
+
+_SPREADS = {  # how the stored spread is computed from the variance: (deviations, key, text)
+    "std": ((), None, "the std"),
+    "var": (("var",), "std_is_var", "the variance"),
+    "sqrt(std)": (("sqrt_of_std",), "norm_sqrt_of_std", "sqrt(std)"),
+}
+
+
+def _near_miss(stored, expected, x, num_features, which):
+    """``(key, description)`` of the simplest wrong way of computing the stored ``mean`` or ``std`` that gives
+    what the answer stored: other dims (any set), rows of a reshape that mixes features, the unbiased
+    estimator, the variance or the square root of the std (``_families.match``)."""
+    if type(stored) is not torch.Tensor:
+        return None
+    x64 = x.detach().to("cpu", torch.float64)
+    candidates = []
+    for devs, key, label, reduce in _groupings(x64, num_features):
+        if which == "mean":
+            if devs:
+                candidates.append((len(devs), key, f"the mean {label}",
+                                   lambda reduce=reduce: _mean(reduce(x64))))
+            continue
+        for unbiased in (False, True):
+            for spread, (more, spread_key, text) in _SPREADS.items():
+                n = len(devs) + len(more) + unbiased
+                if n == 0 or n > 2:
+                    continue
+                first = key or spread_key or "std_unbiased"
+                estimator = "unbiased" if unbiased else "population"
+                candidates.append((n, first, f"{text} ({estimator}) {label}",
+                                   lambda reduce=reduce, unbiased=unbiased, spread=spread:
+                                   _spread(reduce(x64), unbiased, spread)))
+    candidates.sort(key=lambda c: c[0])
+    actual = stored.detach().reshape(expected.shape) if stored.numel() == expected.numel() else stored.detach()
+    return fam.match(actual, expected, candidates, tolerance(expected.dtype))
+
+
+def _mean(view):
+    t, dims = view
+    return t.mean(dims)
+
+
+def _spread(view, unbiased, spread):
+    t, dims = view
+    std = t.std(dims, unbiased=unbiased)
+    std = torch.where(std == 0, torch.ones_like(std), std)
+    return {"std": std, "var": std ** 2, "sqrt(std)": std.sqrt()}[spread]
+
+
+def _diagnose_adapt(failure, Standardize, g, num_features, x, case):
+    """An adapt that raised: does it work on the same data as a 4-d tensor (dims written out for 4-d input), or,
+    after a broadcasting error, compute the std from a mean broadcast against the last dim?"""
+    if num_features is None or failure.mistake is not None:
+        return
+    message = str(failure).split(": ", 1)[-1]
+    fresh = _make(Standardize, num_features, case).to(device=x.device, dtype=x.dtype)
+    if x.dim() != 4:
+        try:
+            _run(Standardize, case, fresh.adapt, "adapt(x)", x.reshape(x.shape[0], x.shape[1], -1, 1))
+        except CheckFailure:
+            return
+        buffers = dict(fresh.named_buffers())
+        mean, std = _ref_stats(x, num_features)
+        tol = tolerance(x.dtype)
+        if "mean" in buffers and "std" in buffers and buffers["mean"].numel() == mean.numel() and explains(
+                buffers["std"].reshape(std.shape), std, None, tol):
+            fail(SUBJECT, case, f"{message}. The same data as an (N, C, L, 1) tensor works.", "std_assumes_4d")
+        return
+    if "must match the size of tensor" not in message:
+        return
+    probe = randn((5, num_features, 2, num_features), g, torch.float64, x.device, scale=2.0, shift=1.0).to(x.dtype)
+    try:
+        _run(Standardize, case, fresh.adapt, "adapt(x)", probe)
+    except CheckFailure:
+        return
+    std = dict(fresh.named_buffers()).get("std")
+    if type(std) is not torch.Tensor:
+        return
+    dims = [d for d in range(probe.dim()) if d != 1]
+    p64 = probe.double()
+    centred = p64 - p64.mean(dims)  # the (C,) mean broadcast against the last dim
+    n = p64.numel() // num_features
+    candidates = [((centred ** 2).sum(dims) / n).sqrt(), ((centred ** 2).sum(dims) / (n - 1)).sqrt()]
+    right = _ref_stats(probe, num_features)[1]
+    if any(explains(std.reshape(-1), c, right, tolerance(x.dtype)) for c in candidates):
+        fail(SUBJECT, case, f"{message}. On an input whose last dim has C values, your adapt subtracts the (C,) mean "
+             "along that last dim.", "norm_broadcast_wrong_dims")
+
+
+def _diagnose_broadcast(failure, Standardize, module, g, num_features, x, case):
+    """A forward that raised a broadcasting error on per-feature statistics: on an input whose last dim has C
+    values, does it compute (x - mean) / std with the (C,) buffers broadcast against that last dim?"""
+    if num_features is None or x.dim() <= 2 or "must match the size of tensor" not in str(failure):
+        return
+    probe = randn((2, num_features, 2, num_features), g, torch.float64, x.device).to(x.dtype)
+    try:
+        out = _run(Standardize, case, module, "forward(x)", probe)
+    except CheckFailure:
+        return
+    buffers = dict(module.named_buffers())
+    if type(out) is not torch.Tensor or "mean" not in buffers or "std" not in buffers:
+        return
+    misaligned = (probe - buffers["mean"].reshape(-1)) / buffers["std"].reshape(-1)
+    right = (probe - _bshape(buffers["mean"].reshape(-1), probe)) / _bshape(buffers["std"].reshape(-1), probe)
+    if explains(out, misaligned, right, tolerance(x.dtype)):
+        fail(SUBJECT, case, str(failure).split(": ", 1)[-1] + ". On an input whose last dim has C values, your "
+             "forward broadcasts the (C,) mean and std against that last dim.", "norm_broadcast_wrong_dims")
 
 
 def _check_constant_feature(Standardize, g):

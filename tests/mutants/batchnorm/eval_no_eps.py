@@ -1,0 +1,50 @@
+"""Mutant: In eval mode divides by sqrt(running_var), without eps (training is right)."""
+
+import torch
+from torch import nn
+
+CHECK = "check_batchnorm2d"
+EXPECT = "norm_eps_missing"
+CAUGHT_BY = "visible"
+
+
+class BatchNorm2d(nn.Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features))
+            self.bias = nn.Parameter(torch.zeros(num_features))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features))
+            self.register_buffer("running_var", torch.ones(num_features))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x):
+        dims = (0, 2, 3)
+        shape = (1, -1, 1, 1)
+        if self.training or not self.track_running_stats:
+            mean, var = x.mean(dims), x.var(dims, unbiased=False)
+            if self.training and self.track_running_stats:
+                with torch.no_grad():
+                    self.num_batches_tracked += 1
+                    m = self.momentum if self.momentum is not None else 1 / self.num_batches_tracked.item()
+                    self.running_mean = (1 - m) * self.running_mean + m * mean
+                    self.running_var = (1 - m) * self.running_var + m * x.var(dims)
+            out = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps)
+        else:
+            out = (x - self.running_mean.view(shape)) / self.running_var.view(shape).sqrt()
+        if self.affine:
+            out = out * self.weight.view(shape) + self.bias.view(shape)
+        return out
+
+
+ANSWER = BatchNorm2d

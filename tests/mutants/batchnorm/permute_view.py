@@ -1,0 +1,44 @@
+"""Mutant: x.permute(1, 0, 2, 3).view(C, -1): a view of a permuted, non-contiguous tensor."""
+import torch
+from torch import nn
+
+
+class BatchNorm2d(nn.Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features))
+            self.bias = nn.Parameter(torch.zeros(num_features))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features))
+            self.register_buffer("running_var", torch.ones(num_features))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x):
+        N, C, H, W = x.shape
+        rows = x.permute(1, 0, 2, 3).view(C, -1)
+        if self.training or not self.track_running_stats:
+            mean, var = rows.mean(1), rows.var(1, unbiased=False)
+            if self.training and self.track_running_stats:
+                with torch.no_grad():
+                    self.num_batches_tracked += 1
+                    m = self.momentum if self.momentum is not None else 1 / self.num_batches_tracked.item()
+                    self.running_mean.lerp_(mean, m)
+                    self.running_var.lerp_(rows.var(1), m)
+        else:
+            mean, var = self.running_mean, self.running_var
+        y = (rows - mean[:, None]) / torch.sqrt(var[:, None] + self.eps)
+        if self.affine:
+            y = y * self.weight[:, None] + self.bias[:, None]
+        return y.view(C, N, H, W).permute(1, 0, 2, 3)
+
+ANSWER, CHECK, EXPECT, CAUGHT_BY = BatchNorm2d, "check_batchnorm2d", "bn_assumes_contiguous", "visible"

@@ -1,0 +1,51 @@
+"""Mutant: Flattens to (C, -1) with a plain reshape, without moving the channels to the front."""
+
+import torch
+from torch import nn
+
+CHECK = "check_batchnorm2d"
+EXPECT = "bn_channels_scrambled"
+CAUGHT_BY = "visible"
+
+
+class BatchNorm2d(nn.Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features))
+            self.bias = nn.Parameter(torch.zeros(num_features))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features))
+            self.register_buffer("running_var", torch.ones(num_features))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x):
+        N, C, H, W = x.shape
+        rows = x.reshape(C, -1)  # one row per channel (so I thought)
+        if self.training or not self.track_running_stats:
+            mean = rows.mean(1, keepdim=True)
+            var = rows.var(1, unbiased=False, keepdim=True)
+            if self.training and self.track_running_stats:
+                with torch.no_grad():
+                    self.num_batches_tracked += 1
+                    m = self.momentum if self.momentum is not None else 1 / self.num_batches_tracked.item()
+                    self.running_mean = (1 - m) * self.running_mean + m * mean.squeeze(1)
+                    self.running_var = (1 - m) * self.running_var + m * rows.var(1).squeeze()
+        else:
+            mean, var = self.running_mean[:, None], self.running_var[:, None]
+        out = ((rows - mean) / torch.sqrt(var + self.eps)).reshape(N, C, H, W)
+        if self.affine:
+            out = out * self.weight[None, :, None, None] + self.bias[None, :, None, None]
+        return out
+
+
+ANSWER = BatchNorm2d

@@ -1,0 +1,44 @@
+"""Mutant: Normalizes with the running statistics in training too (after updating them)."""
+import torch
+from torch import nn
+
+
+class BatchNorm2d(nn.Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features))
+            self.bias = nn.Parameter(torch.zeros(num_features))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features))
+            self.register_buffer("running_var", torch.ones(num_features))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x):
+        dims = (0, 2, 3)
+        if self.training and self.track_running_stats:
+            mean = x.mean(dims)
+            if True:
+                with torch.no_grad():
+                    self.num_batches_tracked += 1
+                    m = self.momentum if self.momentum is not None else 1 / self.num_batches_tracked.item()
+                    self.running_mean.mul_(1 - m).add_(m * mean)
+                    self.running_var.mul_(1 - m).add_(m * x.var(dims))
+        if self.track_running_stats:
+            mean, var = self.running_mean, self.running_var
+        else:
+            mean, var = x.mean(dims), x.var(dims, unbiased=False)
+        s = (1, -1, 1, 1)
+        y = (x - mean.view(s)) / torch.sqrt(var.view(s) + self.eps)
+        return y * self.weight.view(s) + self.bias.view(s) if self.affine else y
+
+ANSWER, CHECK, EXPECT, CAUGHT_BY = BatchNorm2d, "check_batchnorm2d", "bn_train_uses_running_stats", "visible"

@@ -1,0 +1,21 @@
+"""Mutant: Reshapes to (G, -1), so a group's values come from several samples (with G = 1, the first case: the
+whole batch pooled, which is what its diagnosis says)."""
+import torch
+from variants.groupnorm.solution import GroupNorm as Solution
+
+
+class GroupNorm(Solution):
+    def forward(self, x):
+        n, c = x.shape[:2]
+        xg = x.reshape(self.num_groups, -1)
+        mean = xg.mean(1, keepdim=True)
+        var = xg.var(1, keepdim=True, unbiased=False)
+        y = ((xg - mean) / torch.sqrt(var + self.eps)).reshape(x.shape)
+        if self.affine:
+            shape = (1, -1) + (1,) * (x.dim() - 2)
+            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return y
+
+
+ANSWER, CHECK = GroupNorm, "check_groupnorm"
+EXPECT, CAUGHT_BY = "gn_batch_stats", "visible"

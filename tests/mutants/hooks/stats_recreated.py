@@ -1,0 +1,10 @@
+"""Mutant: Creates hook.stats afresh on every call."""
+def append_stats(hook, module, inputs, output):
+    hook.stats = ([], [], [])
+    acts = output.detach()
+    hook.stats[0].append(acts.mean().item())
+    hook.stats[1].append(acts.std().item())
+    hook.stats[2].append(acts.abs().histc(40, 0, 10).cpu())
+
+
+ANSWER, CHECK, EXPECT, CAUGHT_BY = append_stats, "check_append_stats", "hook_overwrites", "visible"

@@ -1,0 +1,19 @@
+"""Mutant: Always normalizes over the last two dims."""
+import torch
+from variants.layernorm.solution import LayerNorm as Solution
+
+
+class LayerNorm(Solution):
+    def forward(self, x):
+        dims = (-2, -1)
+        mean = x.mean(dims, keepdim=True)
+        var = x.var(dims, keepdim=True, unbiased=False)
+        y = (x - mean) / torch.sqrt(var + self.eps)
+        if self.weight is not None:
+            y = y * self.weight
+        if self.bias is not None:
+            y = y + self.bias
+        return y
+
+
+ANSWER, CHECK, EXPECT, CAUGHT_BY = LayerNorm, "check_layernorm", "ln_wrong_dims", "visible"

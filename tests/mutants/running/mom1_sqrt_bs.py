@@ -1,0 +1,24 @@
+"""Mutant: mom1 = 1 - (1 - mom) / sqrt(bs): bs where bs - 1 belongs."""
+import math
+from variants.running.solution import RunningBatchNorm as Solution
+
+
+class RunningBatchNorm(Solution):
+    def update_stats(self, x):
+        bs, nc = x.shape[:2]
+        if bs < 2:
+            raise ValueError("need two samples")
+        self.sums.detach_()
+        self.sqrs.detach_()
+        s = x.sum((0, 2, 3), keepdim=True)
+        ss = (x * x).sum((0, 2, 3), keepdim=True)
+        mom1 = 1 - (1 - self.mom) / math.sqrt(bs)
+        self.sums.lerp_(s, mom1)
+        self.sqrs.lerp_(ss, mom1)
+        self.count.lerp_(self.count.new_tensor(x.numel() / nc), mom1)
+        self.dbias.mul_(1 - mom1).add_(mom1)
+        self.batch += bs
+        self.step += 1
+
+
+ANSWER, CHECK, EXPECT, CAUGHT_BY = RunningBatchNorm, "check_running_batchnorm", "rbn_mom1_formula", "visible"

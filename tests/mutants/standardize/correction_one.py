@@ -1,0 +1,16 @@
+"""Mutant: x.std(dims, correction=1): the unbiased estimator."""
+import torch
+from variants.standardize.solution import Standardize as Solution
+
+
+class Standardize(Solution):
+    @torch.no_grad()
+    def adapt(self, x):
+        dims = [d for d in range(x.dim()) if self.num_features is None or d != 1]
+        self.mean.copy_(x.mean(dims))
+        std = x.std(dims, correction=1)
+        self.std.copy_(torch.where(std == 0, torch.ones_like(std), std))
+        return self
+
+
+ANSWER, CHECK, EXPECT, CAUGHT_BY = Standardize, "check_standardize", "std_unbiased", "visible"
