@@ -77,7 +77,9 @@ def execute(job: dict) -> dict:
             box["timeout"] = limits.cell_seconds
         warnings.filterwarnings("ignore")
         api = nbgrader_api(course, {
-            "CourseDirectory": {"submitted_directory": str(submitted)},
+            # the scratch course's own gradebook, the student-free SQLite copy, whatever the course's db_url says
+            # (a PostgreSQL URL in nbgrader_config.py would otherwise send the worker to the real gradebook)
+            "CourseDirectory": {"submitted_directory": str(submitted), "db_url": f"sqlite:///{course}/gradebook.db"},
             "Autograde": {"autograde_preprocessors": pipeline(SandboxedExecute)},
             "SandboxedExecute": box,
         })

@@ -134,3 +134,23 @@ def test_grading_on_dask_with_a_postgresql_gradebook(postgres, cluster, tmp_path
     grade(course, [LESSON], limits=LIMITS, progress=False, log=lambda *a: None, client=client)
     expected = {k: v for k, v in scores(class_reference).items() if k[0] in HONEST}
     assert scores(gradebook_snapshot(url)) == expected
+
+
+def test_a_worker_never_writes_to_a_postgresql_gradebook(postgres, tmp_path):
+    """The main process is the gradebook's only writer: a worker executes against its student-free SQLite copy
+    even when the course's nbgrader_config.py names a PostgreSQL gradebook."""
+    from autograder.gradebook import prepare_lesson
+    from autograder.worker import execute, payload
+
+    course = make_course(tmp_path / "course", {"honest": HONEST["honest"]})
+    url = postgres.database("gradebook_worker")
+    with_gradebook(course, url)
+    scratch = tmp_path / "scratch"
+    template = scratch / "tpl" / LESSON
+    prepare_lesson(course, LESSON, template, scratch)
+    before = gradebook_snapshot(url)
+    result = execute(payload(course, template, course / "submitted" / "honest" / LESSON, LESSON, "honest", LIMITS))
+    assert result["code"] == 0, result.get("log")
+    assert all(n["executed"] for n in result["notebooks"].values())  # it did run the notebook
+    assert gradebook_snapshot(url) == before  # and wrote nothing to the real gradebook
+    assert "honest" not in str(gradebook_snapshot(url))
