@@ -466,34 +466,41 @@ def _learner_line(frame) -> str:
     return ""
 
 
-class _FunctionSpy(_FunctionMode):
+class _Spy:
+    """Runs each torch function (or aten operator) it sees, telling ``guard`` about normalizations (``what``
+    says how: "calls", "runs torch's normalization kernel")."""
+
+    what = ""
+
     def __init__(self, guard):
         super().__init__()
         self.guard = guard
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def _run(self, func, args, kwargs):
         label = _torch_label(func)
         if label is not None:
-            self.guard.record(f"calls {label}", _getframe(1))
+            self.guard.record(f"{self.what} {label}", _getframe(2))
         return func(*args, **(kwargs or {}))
 
 
-class _DispatchSpy(_DispatchMode):
+class _FunctionSpy(_Spy, _FunctionMode):
+    what = "calls"
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        return self._run(func, args, kwargs)
+
+
+class _DispatchSpy(_Spy, _DispatchMode):
+    what = "runs torch's normalization kernel"
+
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
         # Otherwise torch wraps __torch_dispatch__ in torch._dynamo.disable, whose first call imports dynamo,
         # inductor and sympy (seconds, in a visible check) and whose every call costs a few microseconds.
         return False
 
-    def __init__(self, guard):
-        super().__init__()
-        self.guard = guard
-
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        label = _torch_label(func)
-        if label is not None:
-            self.guard.record(f"runs torch's normalization kernel {label}", _getframe(1))
-        return func(*args, **(kwargs or {}))
+        return self._run(func, args, kwargs)
 
 
 class forbid_delegation:

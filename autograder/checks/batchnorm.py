@@ -792,6 +792,17 @@ def _check_structure(layer, cfg: Config, C: int, subject: str, case: str) -> Non
 
 # ---------------------------------------------------------------------------------------------------------
 # Running a scenario.
+def _assign(module, **tensors) -> bool:
+    """Copy each tensor into the module's attribute of that name; False when one is missing or will not take it."""
+    try:
+        with torch.no_grad():
+            for name, value in tensors.items():
+                getattr(module, name).copy_(value)
+    except Exception:  # noqa: BLE001 - the answer's module, whatever it holds
+        return False
+    return True
+
+
 class _Run:
     """One scenario on one device: the learner's layer, torch's, and the history for the models."""
 
@@ -904,22 +915,14 @@ class _Run:
         weight = bias = None
         if self.cfg.affine:  # not ones and zeros, which hide an affine step broadcast the wrong way
             weight, bias = randn((C,), g, torch.float64, scale=0.5, shift=1.0), randn((C,), g, torch.float64)
-            try:
-                with torch.no_grad():
-                    fresh.weight.copy_(weight)
-                    fresh.bias.copy_(bias)
-            except Exception:  # noqa: BLE001 - a layer without these parameters gets no probe
+            if not _assign(fresh, weight=weight, bias=bias):  # a layer without these parameters gets no probe
                 return None
         rm, rv = torch.zeros(C, dtype=torch.float64), torch.ones(C, dtype=torch.float64)
         if not training:
             if not self.cfg.track:
                 return None
             rm, rv = randn((C,), g, torch.float64), 0.5 + torch.rand(C, generator=g, dtype=torch.float64)
-            try:
-                with torch.no_grad():
-                    fresh.running_mean.copy_(rm)
-                    fresh.running_var.copy_(rv)
-            except Exception:  # noqa: BLE001 - a layer without these buffers gets no probe
+            if not _assign(fresh, running_mean=rm, running_var=rv):  # nor one without these buffers
                 return None
         init = State(rm, rv, 0, weight, bias)
         with forbid_delegation(self.subject, case, "bn_delegates_to_torch", self.who):
